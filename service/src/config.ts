@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** Every setting of a container, parsed and validated once at start. */
+export interface Config {
+  port: number;
+  host: string;
+  width: number;
+  height: number;
+  cooldownMs: number;
+  canvasId: string;
+  redisUrl: string | undefined;
+  redisCommandTimeoutMs: number;
+  sessionSecret: Buffer;
+  sessionSecretPrevious: Buffer | undefined;
+  sessionTtlS: number;
+  dataDir: string;
+  logLevel: string;
+  batchIntervalMs: number;
+  streamRetentionMs: number;
+  allowedOrigins: string[];
+  trustedProxyHops: number;
+  sessionsPerMinute: number;
+  requestsPerMinute: number;
+  wsMessagesPerSecond: number;
+  wsMaxBackpressure: number;
+  shutdownDelayMs: number;
+  dynamoTable: string | undefined;
+  dynamoEndpoint: string | undefined;
+  historyBacklogMax: number;
+  adminToken: string | undefined;
+  staticDir: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  const v = Number(raw);
+  if (v < min || v > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+function secret(name: string, raw: string | undefined): Buffer | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const buf = Buffer.from(raw, 'utf8');
+  if (buf.length < 32) throw new ConfigError(`${name} must be at least 32 bytes, got ${buf.length}`);
+  return buf;
+}
+
+/** The embedded default keeps its own secret so sessions survive a restart without any setup. */
+function embeddedSecret(dataDir: string): Buffer {
+  const file = join(dataDir, 'session-secret');
+  mkdirSync(dataDir, { recursive: true });
+  try {
+    return secret('DATA_DIR/session-secret', readFileSync(file, 'utf8').trim())!;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const fresh = randomBytes(32).toString('base64url');
+    writeFileSync(file, fresh + '\n', { mode: 0o600 });
+    return Buffer.from(fresh, 'utf8');
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl}"`);
+  }
+  const dataDir = resolve(env.DATA_DIR || './data');
+  let sessionSecret = secret('SESSION_SECRET', env.SESSION_SECRET);
+  if (!sessionSecret) {
+    if (redisUrl) throw new ConfigError('SESSION_SECRET is required with REDIS_URL (≥ 32 bytes, the same on every container)');
+    sessionSecret = embeddedSecret(dataDir);
+  }
+  const canvasId = env.CANVAS_ID || 'main';
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(canvasId)) throw new ConfigError(`CANVAS_ID must be 1-32 of [A-Za-z0-9_-], got "${canvasId}"`);
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of fatal,error,warn,info,debug,trace,silent, got "${logLevel}"`);
+  }
+  const width = int(env, 'CANVAS_WIDTH', 1000, 1, 16384);
+  const height = int(env, 'CANVAS_HEIGHT', 1000, 1, 16384);
+  // Frame entries pack pixelIndex*16+colour into a u32.
+  if (width * height > 2 ** 28) throw new ConfigError('CANVAS_WIDTH × CANVAS_HEIGHT must be at most 2^28 pixels');
+  const adminToken = env.ADMIN_TOKEN || undefined;
+  if (adminToken && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
+  return {
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    width,
+    height,
+    cooldownMs: int(env, 'COOLDOWN_MS', 300_000, 0, 86_400_000),
+    canvasId,
+    redisUrl,
+    redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 2000, 50, 60_000),
+    sessionSecret,
+    sessionSecretPrevious: secret('SESSION_SECRET_PREVIOUS', env.SESSION_SECRET_PREVIOUS),
+    sessionTtlS: int(env, 'SESSION_TTL_S', 30 * 86_400, 60, 365 * 86_400),
+    dataDir,
+    logLevel,
+    batchIntervalMs: int(env, 'BATCH_INTERVAL_MS', 50, 1, 50),
+    streamRetentionMs: int(env, 'STREAM_RETENTION_MS', 600_000, 60_000, 86_400_000),
+    allowedOrigins: (env.ALLOWED_ORIGINS || '').split(',').map((s) => s.trim()).filter(Boolean),
+    trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
+    sessionsPerMinute: int(env, 'RATE_LIMIT_SESSIONS_PER_MIN', 300, 0, 1_000_000),
+    requestsPerMinute: int(env, 'RATE_LIMIT_REQUESTS_PER_MIN', 6000, 0, 100_000_000),
+    wsMessagesPerSecond: int(env, 'WS_MESSAGES_PER_SECOND', 20, 1, 10_000),
+    wsMaxBackpressure: int(env, 'WS_MAX_BACKPRESSURE', 1 << 20, 16 * 1024, 64 << 20),
+    shutdownDelayMs: int(env, 'SHUTDOWN_DELAY_MS', 2000, 0, 60_000),
+    dynamoTable: env.DYNAMODB_TABLE || undefined,
+    dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
+    historyBacklogMax: int(env, 'HISTORY_BACKLOG_MAX', 5_400_000, 0, 1_000_000_000),
+    adminToken,
+    staticDir: resolve(env.STATIC_DIR || new URL('../../client', import.meta.url).pathname),
+  };
+}

@@ -1,0 +1,37 @@
+// The container process: `npm start`.
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { startServer } from './server.js';
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`tessera: invalid configuration: ${err.message}`);
+    process.exit(2);
+  }
+  throw err;
+}
+const log = createLogger(config.logLevel);
+const server = await startServer(config, log);
+console.log(`Tessera is running: open http://localhost:${server.port}/`);
+
+let exiting = false;
+const shutdown = (signal: string) => {
+  if (exiting) return;
+  exiting = true;
+  log.info({ signal }, 'shutting down');
+  // SIGTERM must end the process within 10 s whatever hangs.
+  setTimeout(() => process.exit(1), 9500).unref();
+  server.stop().then(
+    () => process.exit(0),
+    (err) => {
+      log.error({ err }, 'error while stopping');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));

@@ -1,0 +1,138 @@
+// /ws: upgrade (origin, session, ?since=), then placements in and update frames out.
+import uws, { type TemplatedApp, type WebSocket } from 'uWebSockets.js';
+import { tokenFrom } from '../auth/token.js';
+import type { Context } from '../context.js';
+import { UPDATES_TOPIC } from '../fanout.js';
+import { clientAddress } from '../http/client-address.js';
+import { sendError, track } from '../http/respond.js';
+import { placePixel } from '../place.js';
+import { ApiError } from '../wire/errors.js';
+import { parseClientMessage, type ServerMessage } from '../wire/messages.js';
+import { resume } from './resume.js';
+
+export interface SocketData {
+  userId: string | null;
+  since: number | null;
+  address: string;
+  closed: boolean;
+  windowStart: number;
+  messages: number;
+}
+
+export const MAX_MESSAGE_BYTES = 1024;
+export const GOING_AWAY = 1001;
+const POLICY_VIOLATION = 1008;
+
+/** Browser pages may connect only from an allowed origin (by default: the host they were served from). */
+export function originAllowed(origin: string, host: string, allowed: string[]): boolean {
+  if (!origin) return true; // not a browser: no ambient cookie to abuse
+  if (allowed.length > 0) return allowed.includes(origin) || allowed.includes('*');
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+export function registerSocket(app: TemplatedApp, ctx: Context, sockets: Set<WebSocket<SocketData>>): void {
+  app.ws<SocketData>('/ws', {
+    compression: uws.DISABLED,
+    maxPayloadLength: MAX_MESSAGE_BYTES,
+    maxBackpressure: ctx.config.wsMaxBackpressure,
+    // A reader too slow to keep up is closed rather than skipped: skipping would leave a gap.
+    closeOnBackpressureLimit: 1,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+
+    upgrade: (res, req, context) => {
+      const reply = track(res);
+      const address = clientAddress(res, req, ctx.config.trustedProxyHops);
+      const origin = req.getHeader('origin');
+      const host = req.getHeader('host');
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      const token = tokenFrom(req.getHeader('authorization'), req.getHeader('cookie'));
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      if (ctx.lifecycle.draining) return sendError(reply, new ApiError('unavailable', 'this server is shutting down'));
+      const waitMs = ctx.requestLimit.take(address);
+      if (waitMs > 0) {
+        ctx.metrics.rejections.inc({ reason: 'rate_limited' });
+        return sendError(reply, new ApiError('rate_limited', 'too many requests from this address'), { 'Retry-After': String(Math.ceil(waitMs / 1000)) });
+      }
+      if (!originAllowed(origin, host, ctx.config.allowedOrigins)) {
+        ctx.metrics.rejections.inc({ reason: 'origin' });
+        return sendError(reply, new ApiError('forbidden', `origin ${origin} may not connect`));
+      }
+      let since: number | null = null;
+      const rawSince = query.get('since');
+      if (rawSince !== null && rawSince !== '') {
+        if (!/^\d{1,15}$/.test(rawSince)) return sendError(reply, new ApiError('invalid_request', 'since must be a non-negative integer seq'));
+        since = Number(rawSince);
+      }
+      const session = ctx.tokens.verify(token);
+      const data: SocketData = { userId: session?.userId ?? null, since, address, closed: false, windowStart: Date.now(), messages: 0 };
+      if (reply.aborted) return;
+      res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+    },
+
+    open: (ws) => {
+      sockets.add(ws);
+      ctx.metrics.wsClients.inc();
+      const { since } = ws.getUserData();
+      if (since === null) ws.subscribe(UPDATES_TOPIC);
+      else
+        resume(ctx, ws, since).catch((err) => {
+          ctx.log.warn({ err: (err as Error).message, since }, 'resume failed; closing so the client retries');
+          if (!ws.getUserData().closed) ws.end(1011, 'resume failed, reconnect');
+        });
+    },
+
+    message: (ws, message, isBinary) => {
+      const data = ws.getUserData();
+      const now = Date.now();
+      if (now - data.windowStart >= 1000) {
+        data.windowStart = now;
+        data.messages = 0;
+      }
+      data.messages++;
+      if (data.messages > ctx.config.wsMessagesPerSecond * 3) {
+        ctx.metrics.wsDropped.inc({ reason: 'flood' });
+        ws.end(POLICY_VIOLATION, 'too many messages');
+        return;
+      }
+      if (data.messages > ctx.config.wsMessagesPerSecond) return reply(ws, { t: 'error', id: null, error: 'rate_limited', message: 'too many messages' });
+      if (isBinary) return reply(ws, { t: 'error', id: null, error: 'invalid_request', message: 'send text JSON messages' });
+      const text = Buffer.from(message).toString('utf8');
+      const msg = parseClientMessage(text, ctx.config.width, ctx.config.height);
+      if (!msg.ok) return reply(ws, { t: 'error', id: msg.id, error: 'invalid_pixel', message: msg.message });
+      const { id, x, y, color } = msg.value;
+      if (!data.userId) return reply(ws, { t: 'error', id, error: 'no_session', message: 'create a session first: POST /api/session' });
+      placePixel(ctx, data.userId, { x, y, color }).then(
+        (placed) => reply(ws, { t: 'ack', id, ...placed }),
+        (err) => {
+          if (err instanceof ApiError) {
+            const extra = typeof err.extra.retryAfterMs === 'number' ? { retryAfterMs: err.extra.retryAfterMs } : {};
+            reply(ws, { t: 'error', id, error: err.code, message: err.message, ...extra });
+          } else {
+            ctx.log.error({ err }, 'socket placement failed unexpectedly');
+            reply(ws, { t: 'error', id, error: 'unavailable' });
+          }
+        },
+      );
+    },
+
+    close: (ws, code) => {
+      const data = ws.getUserData();
+      data.closed = true;
+      sockets.delete(ws);
+      ctx.metrics.wsClients.dec();
+      if (code === 1006 || code === 1009) ctx.metrics.wsDropped.inc({ reason: String(code) });
+    },
+  });
+}
+
+function reply(ws: WebSocket<SocketData>, msg: ServerMessage): void {
+  if (ws.getUserData().closed) return;
+  ws.cork(() => ws.send(JSON.stringify(msg), false));
+}
