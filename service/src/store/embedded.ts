@@ -36,6 +36,7 @@ export class EmbeddedStore implements CanvasStore {
   private recent: Placement[] = [];
   private recentStart = 0;
   private readonly listeners: ((run: Run) => void)[] = [];
+  private readonly acceptedListeners: ((placements: Placement[]) => void)[] = [];
   private readonly batcher: PlaceBatcher;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
@@ -144,7 +145,13 @@ export class EmbeddedStore implements CanvasStore {
     });
     const run: Run = { firstSeq: accepted[0].seq, entries };
     for (const l of this.listeners) l(run);
+    for (const l of this.acceptedListeners) l(accepted);
     return results;
+  }
+
+  /** Every accepted placement in full (after it is in placements.log), e.g. for the local history index. */
+  onAccepted(fn: (placements: Placement[]) => void): void {
+    this.acceptedListeners.push(fn);
   }
 
   async board(): Promise<BoardSnapshot> {
