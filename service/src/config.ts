@@ -29,6 +29,12 @@ export interface Config {
   dynamoTable: string | undefined;
   dynamoEndpoint: string | undefined;
   historyBacklogMax: number;
+  /** A history entry unacknowledged this long is presumed lost with its container and claimed by another. */
+  historyClaimIdleMs: number;
+  /** BatchWriteItem calls one container keeps in flight. */
+  historyWriteConcurrency: number;
+  /** How often the placements stream is trimmed (and the backlog gauges sampled). */
+  streamTrimIntervalMs: number;
   adminToken: string | undefined;
   staticDir: string;
 }
@@ -107,7 +113,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     logLevel,
     batchIntervalMs: int(env, 'BATCH_INTERVAL_MS', 50, 1, 50),
-    streamRetentionMs: int(env, 'STREAM_RETENTION_MS', 600_000, 60_000, 86_400_000),
+    streamRetentionMs: int(env, 'STREAM_RETENTION_MS', 600_000, 1000, 86_400_000),
     allowedOrigins: (env.ALLOWED_ORIGINS || '').split(',').map((s) => s.trim()).filter(Boolean),
     trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
     sessionsPerMinute: int(env, 'RATE_LIMIT_SESSIONS_PER_MIN', 300, 0, 1_000_000),
@@ -118,6 +124,9 @@ export function loadConfig(env: Env = process.env): Config {
     dynamoTable: env.DYNAMODB_TABLE || undefined,
     dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
     historyBacklogMax: int(env, 'HISTORY_BACKLOG_MAX', 5_400_000, 0, 1_000_000_000),
+    historyClaimIdleMs: int(env, 'HISTORY_CLAIM_IDLE_MS', 30_000, 1000, 3_600_000),
+    historyWriteConcurrency: int(env, 'HISTORY_WRITE_CONCURRENCY', 8, 1, 64),
+    streamTrimIntervalMs: int(env, 'STREAM_TRIM_INTERVAL_MS', 5000, 100, 600_000),
     adminToken,
     staticDir: resolve(env.STATIC_DIR || new URL('../../client', import.meta.url).pathname),
   };

@@ -35,6 +35,7 @@ export class Fanout {
   private backfilling = false;
   private backfillAgain = false;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly ring: Uint32Array;
   /** The ring holds valid entries only for seqs above this one. */
   private ringFloor = 0;
@@ -49,7 +50,7 @@ export class Fanout {
       (run) => this.onRun(run),
       () => this.backfill(),
     );
-    for (;;) {
+    while (!this.stopped) {
       try {
         this.lastSeq = this.sent = this.ringFloor = await this.opts.store.headSeq();
         break;
@@ -116,7 +117,7 @@ export class Fanout {
       let filled = 0;
       do {
         this.backfillAgain = false;
-        for (;;) {
+        while (!this.stopped) {
           let page: Placement[];
           try {
             const res = await this.opts.store.since(this.lastSeq, BACKFILL_PAGE);
@@ -179,6 +180,7 @@ export class Fanout {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.flush();
   }

@@ -1,5 +1,6 @@
 // The container process: `npm start`.
 import { ConfigError, loadConfig } from './config.js';
+import { historyExtension } from './history/extension.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
 
@@ -14,7 +15,7 @@ try {
   throw err;
 }
 const log = createLogger(config.logLevel);
-const server = await startServer(config, log);
+const server = await startServer(config, log, [historyExtension(config)]);
 console.log(`Tessera is running: open http://localhost:${server.port}/`);
 
 let exiting = false;

@@ -11,22 +11,22 @@ export interface Resumable {
 }
 
 /**
- * Frames up to the fanout's sentSeq come from the store (or the fanout's memory); the socket joins the
- * topic in the same synchronous step as the last of them is sent, so the next live frame starts right after.
+ * Pages come from the store (which decides what is too old), capped at what the fanout already published;
+ * the last stretch comes from the fanout's memory in the same synchronous step as joining the topic, so the
+ * next live frame starts right after the last entry sent.
  */
 export async function resume<T extends Resumable>(ctx: Context, ws: WebSocket<T>, since: number): Promise<void> {
   let after = since;
+  const closed = () => ws.getUserData().closed;
   for (;;) {
-    if (after > ctx.fanout.sentSeq) {
-      // The client saw an ack the fanout has not published yet, or a seq this canvas never reached.
-      const head = await ctx.store.headSeq();
-      if (ws.getUserData().closed) return;
-      if (after > head) {
-        sendReset(ws);
-        return;
-      }
+    const res = await ctx.store.since(after, PAGE);
+    if (closed()) return;
+    if (!res.ok) return sendReset(ws);
+    const sent = ctx.fanout.sentSeq;
+    if (after > sent) {
+      // The client saw an ack the fanout has not published yet: wait for it (at most one batch interval).
       await new Promise((r) => setTimeout(r, 10));
-      if (ws.getUserData().closed) return;
+      if (closed()) return;
       continue;
     }
     const tail = ctx.fanout.recent(after);
@@ -37,25 +37,12 @@ export async function resume<T extends Resumable>(ctx: Context, ws: WebSocket<T>
       });
       return;
     }
-    const res = await ctx.store.since(after, PAGE);
-    const data = ws.getUserData();
-    if (data.closed) return;
-    if (!res.ok) {
-      sendReset(ws);
-      return;
-    }
-    const sent = ctx.fanout.sentSeq;
     const entries: number[] = [];
     for (const p of res.placements) {
       if (p.seq !== after + entries.length + 1 || p.seq > sent) break;
       entries.push((p.y * ctx.config.width + p.x) * 16 + p.color);
     }
-    if (entries.length === 0 && after < sent) {
-      // The store holds nothing usable past `after` yet the fanout sent more: let recent() or the next page answer.
-      await new Promise((r) => setTimeout(r, 20));
-      if (ws.getUserData().closed) return;
-      continue;
-    }
+    if (entries.length === 0) return sendReset(ws); // the store holds nothing usable: never loop forever
     ws.cork(() => {
       for (const f of encodeFrames(after + 1, entries)) ws.send(f, true);
     });

@@ -1,0 +1,108 @@
+// The history as a server extension. Which parts run depends on the store:
+//   embedded                 → GET /api/pixel from an in-memory index of placements.log
+//   Redis + DYNAMODB_TABLE   → writer (stream → DynamoDB), trimmer (never past the unwritten), GET /api/pixel from DynamoDB
+//   Redis, no table          → trimmer by retention only; GET /api/pixel answers 503 (no history kept)
+import type { Config } from '../config.js';
+import type { Context, PixelHistory } from '../context.js';
+import { registerPixelHistory } from '../http/history.js';
+import type { Extension } from '../server.js';
+import { EmbeddedStore } from '../store/embedded.js';
+import { RedisStore } from '../store/redis.js';
+import type { Placement } from '../store/store.js';
+import { StreamTrimmer } from '../store/trim.js';
+import { consumerName, HISTORY_GROUP } from './consumers.js';
+import { createDynamoClient } from './dynamo.js';
+import { DynamoPixelHistory } from './dynamo-pixels.js';
+import { LocalPixelIndex } from './local-index.js';
+import { HistoryMetrics } from './metrics.js';
+import { HistoryWriter } from './writer.js';
+
+/** ctx.history is fixed when the server is built, before start() knows the store: it forwards to the real one. */
+class PixelHistoryHandle implements PixelHistory {
+  target: PixelHistory | undefined;
+  pixel(x: number, y: number, limit: number): Promise<Placement[]> {
+    if (!this.target) return Promise.reject(new Error('pixel history is not started'));
+    return this.target.pixel(x, y, limit);
+  }
+}
+
+export function historyExtension(config: Config): Extension {
+  const enabled = !config.redisUrl || Boolean(config.dynamoTable);
+  const handle = new PixelHistoryHandle();
+  const stops: (() => Promise<void> | void)[] = [];
+
+  return {
+    history: enabled ? handle : undefined,
+    routes: (app, ctx) => registerPixelHistory(app, ctx),
+
+    start(ctx: Context) {
+      const log = ctx.log.child({ component: 'history' });
+      const store = ctx.store;
+      if (store instanceof EmbeddedStore) {
+        if (config.dynamoTable) log.warn({ table: config.dynamoTable }, 'DYNAMODB_TABLE is ignored without REDIS_URL: the embedded history is placements.log');
+        const index = new LocalPixelIndex(config.width, config.height);
+        index.load(store.logPath, log);
+        store.onAccepted((placements) => {
+          for (const p of placements) index.add(p);
+        });
+        handle.target = index;
+        return;
+      }
+      if (!(store instanceof RedisStore)) return;
+
+      const metrics = new HistoryMetrics(ctx.metrics.registry);
+      const stream = store.keys.stream;
+      if (config.dynamoTable) {
+        const table = config.dynamoTable;
+        const writes = createDynamoClient({ endpoint: config.dynamoEndpoint, maxAttempts: 1, maxSockets: config.historyWriteConcurrency + 4 });
+        const reads = createDynamoClient({ endpoint: config.dynamoEndpoint, maxAttempts: 2, requestTimeoutMs: 3000 });
+        const writer = new HistoryWriter({
+          redisUrl: config.redisUrl!,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+          stream,
+          group: HISTORY_GROUP,
+          consumer: consumerName(),
+          dynamo: writes,
+          table,
+          createTable: Boolean(config.dynamoEndpoint),
+          concurrency: config.historyWriteConcurrency,
+          claimIdleMs: config.historyClaimIdleMs,
+          log,
+          metrics,
+        });
+        writer.start();
+        handle.target = new DynamoPixelHistory(reads, table);
+        stops.push(async () => {
+          await writer.stop();
+          writes.destroy();
+          reads.destroy();
+        });
+      } else {
+        log.info('DYNAMODB_TABLE is unset: no pixel history; the stream is trimmed by retention only');
+      }
+
+      const trimmer = new StreamTrimmer({
+        // The store's command connection: trimming is a few quick commands every few seconds.
+        redis: store.redis,
+        stream,
+        retentionMs: config.streamRetentionMs,
+        intervalMs: config.streamTrimIntervalMs,
+        historyGroup: config.dynamoTable ? HISTORY_GROUP : undefined,
+        log,
+        onSample: (s) => {
+          metrics.streamEntries.set(s.length);
+          metrics.backlog.set(s.unwritten);
+          metrics.oldestAge.set(s.oldestUnwrittenAgeMs / 1000);
+          metrics.trimmed.inc(s.trimmed);
+        },
+      });
+      trimmer.start();
+      // First in the list: the trimmer must stop before the store's connection closes.
+      stops.unshift(() => trimmer.stop());
+    },
+
+    async stop() {
+      for (const stop of stops) await stop();
+    },
+  };
+}

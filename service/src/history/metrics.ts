@@ -1,0 +1,40 @@
+// The history's Prometheus metrics, added to the container's registry.
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export class HistoryMetrics {
+  readonly streamEntries: Gauge;
+  readonly backlog: Gauge;
+  readonly oldestAge: Gauge;
+  readonly written: Counter;
+  readonly retries: Counter<'reason'>;
+  readonly claimed: Counter;
+  readonly trimmed: Counter;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.streamEntries = new Gauge({
+      name: 'tessera_stream_entries',
+      help: 'Entries in the placements stream (what HISTORY_BACKLOG_MAX bounds: the retention window plus the unwritten backlog)',
+      registers,
+    });
+    this.backlog = new Gauge({
+      name: 'tessera_history_backlog_entries',
+      help: 'Placements in the stream not yet acknowledged as written to DynamoDB (all containers)',
+      registers,
+    });
+    this.oldestAge = new Gauge({
+      name: 'tessera_history_backlog_oldest_age_seconds',
+      help: 'Age of the oldest placement not yet written to DynamoDB; 0 when the history is caught up',
+      registers,
+    });
+    this.written = new Counter({ name: 'tessera_history_written_total', help: 'Placements this container wrote to DynamoDB (rate() = write rate)', registers });
+    this.retries = new Counter({
+      name: 'tessera_history_retries_total',
+      help: 'BatchWriteItem retries: unprocessed = items DynamoDB handed back (throttling), error = failed calls',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    this.claimed = new Counter({ name: 'tessera_history_claimed_total', help: 'Stream entries this container claimed from a consumer that went quiet (XAUTOCLAIM)', registers });
+    this.trimmed = new Counter({ name: 'tessera_stream_trimmed_total', help: 'Stream entries removed by this container’s trimmer', registers });
+  }
+}

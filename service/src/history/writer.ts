@@ -1,0 +1,255 @@
+// The history writer of one container: placements stream → consumer group → BatchWriteItem → XACK.
+// An entry is acknowledged only after DynamoDB has it; until then it sits in this consumer's pending list,
+// and if this container dies another one claims it (XAUTOCLAIM) after claimIdleMs and writes it again —
+// harmless, since the item key is a function of the placement (a retry overwrites the same item identically).
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import { parseEntry, redisOptions } from '../store/redis.js';
+import { backoffDelay, MAX_BATCH, writeBatch } from './batch-write.js';
+import { ensureGroup, forgetIdleConsumers } from './consumers.js';
+import { ensureTable } from './dynamo.js';
+import { isWellFormed, toItem, type Item } from './items.js';
+import type { HistoryMetrics } from './metrics.js';
+import { FailureStreak } from './streak.js';
+
+export interface WriterOptions {
+  redisUrl: string;
+  commandTimeoutMs: number;
+  stream: string;
+  group: string;
+  consumer: string;
+  dynamo: DynamoDBClient;
+  table: string;
+  /** Create the table first (only against DynamoDB Local; in the cloud Pulumi owns it). */
+  createTable: boolean;
+  /** BatchWriteItem calls in flight. */
+  concurrency: number;
+  claimIdleMs: number;
+  log: Logger;
+  metrics: HistoryMetrics;
+  /** After a read returned less than a full batch, wait this long so the next batches fill up. */
+  lingerMs?: number;
+  blockMs?: number;
+  /** How long stop() lets in-flight batches finish before leaving them to other containers. */
+  stopGraceMs?: number;
+}
+
+type Entry = [id: string, fields: string[]];
+
+interface Batch {
+  ids: string[];
+  items: Item[];
+  startedAt: number;
+  done?: Promise<void>;
+}
+
+/** Consumers idle this long with nothing pending are forgotten (their containers are gone). */
+const FORGET_IDLE_MS = 3_600_000;
+const FORGET_EVERY_MS = 600_000;
+
+export class HistoryWriter {
+  /** Only the blocking XREADGROUP runs here: it would hold up any other command behind it. */
+  private readonly reader: Redis;
+  private readonly cmd: Redis;
+  private readonly inFlight = new Set<Batch>();
+  private readonly inFlightIds = new Set<string>();
+  private wake: (() => void)[] = [];
+  private stopping = false;
+  private abandoned = false;
+  private main: Promise<void> | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly dynamoStreak: FailureStreak;
+  private readonly redisStreak: FailureStreak;
+
+  constructor(private readonly opts: WriterOptions) {
+    const blockMs = opts.blockMs ?? 2000;
+    this.reader = new Redis(opts.redisUrl, { ...redisOptions(opts.commandTimeoutMs), commandTimeout: blockMs + opts.commandTimeoutMs });
+    this.cmd = new Redis(opts.redisUrl, redisOptions(opts.commandTimeoutMs));
+    // Connection errors repeat on every reconnect attempt; the streaks below log each incident once.
+    for (const conn of [this.reader, this.cmd]) conn.on('error', () => {});
+    this.dynamoStreak = new FailureStreak(opts.log, 'DynamoDB history write');
+    this.redisStreak = new FailureStreak(opts.log, 'history stream read');
+  }
+
+  start(): void {
+    this.main = this.run().catch((err) => this.opts.log.error({ err }, 'history writer stopped unexpectedly'));
+  }
+
+  private async run(): Promise<void> {
+    const { opts } = this;
+    await Promise.allSettled([this.reader.connect(), this.cmd.connect()]);
+    if (opts.createTable) await this.retry('DynamoDB table creation', () => ensureTable(opts.dynamo, opts.table));
+    await this.retry('history group creation', () => ensureGroup(this.cmd, opts.stream, opts.group));
+    if (this.stopping) return;
+    opts.log.info({ consumer: opts.consumer, group: opts.group, table: opts.table, concurrency: opts.concurrency }, 'history writer started');
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(250, opts.claimIdleMs / 3));
+    await Promise.all([this.readLoop(), this.claimLoop()]);
+  }
+
+  /** New entries ('>') for this consumer, as many as there are free batch slots. */
+  private async readLoop(): Promise<void> {
+    const { opts } = this;
+    for (let attempt = 0; !this.stopping; ) {
+      await this.freeSlot();
+      if (this.stopping) break;
+      const count = (opts.concurrency - this.inFlight.size) * MAX_BATCH;
+      let entries: Entry[];
+      try {
+        const reply = (await this.reader.xreadgroup('GROUP', opts.group, opts.consumer, 'COUNT', count, 'BLOCK', opts.blockMs ?? 2000, 'STREAMS', opts.stream, '>')) as [string, Entry[]][] | null;
+        entries = reply?.[0]?.[1] ?? [];
+        this.redisStreak.ok();
+        attempt = 0;
+      } catch (err) {
+        if (this.stopping) break;
+        if (/NOGROUP/.test((err as Error).message)) {
+          // Redis lost its data (or the group was deleted): recreate it; entries from "0" are written again.
+          opts.log.warn({ stream: opts.stream, group: opts.group }, 'history group vanished; recreating it');
+          await this.retry('history group creation', () => ensureGroup(this.cmd, opts.stream, opts.group));
+          continue;
+        }
+        this.redisStreak.fail(err, { stream: opts.stream });
+        await sleep(backoffDelay(attempt++));
+        continue;
+      }
+      this.dispatch(entries);
+      if (entries.length < MAX_BATCH) await sleep(opts.lingerMs ?? 50);
+    }
+  }
+
+  /** Entries pending longer than claimIdleMs — their consumer died, or our own ack was lost — become ours. */
+  private async claimLoop(): Promise<void> {
+    const { opts } = this;
+    const every = Math.min(opts.claimIdleMs / 2, 5000);
+    let lastForget = 0;
+    while (!this.stopping) {
+      await sleep(every);
+      try {
+        let cursor = '0-0';
+        let claimed = 0;
+        do {
+          await this.freeSlot();
+          if (this.stopping) return;
+          const count = (opts.concurrency - this.inFlight.size) * MAX_BATCH;
+          const [next, entries] = (await this.cmd.xautoclaim(opts.stream, opts.group, opts.consumer, opts.claimIdleMs, cursor, 'COUNT', count)) as [string, (Entry | null)[]];
+          cursor = next;
+          // Entries deleted meanwhile come back empty; Redis drops them from the pending list itself.
+          const live = entries.filter((e): e is Entry => Array.isArray(e) && Array.isArray(e[1]));
+          claimed += this.dispatch(live);
+        } while (cursor !== '0-0');
+        if (claimed > 0) {
+          opts.metrics.claimed.inc(claimed);
+          opts.log.info({ claimed, idleMs: opts.claimIdleMs }, 'claimed history entries another consumer left unacknowledged');
+        }
+        if (Date.now() - lastForget > FORGET_EVERY_MS) {
+          lastForget = Date.now();
+          await forgetIdleConsumers(this.cmd, opts.stream, opts.group, Math.max(FORGET_IDLE_MS, 10 * opts.claimIdleMs));
+        }
+      } catch (err) {
+        if (this.stopping) return;
+        if (!/NOGROUP/.test((err as Error).message)) this.redisStreak.fail(err, { op: 'xautoclaim' });
+      }
+    }
+  }
+
+  /** Splits entries into batches of ≤ 25 and starts writing them; returns how many entries were taken. */
+  private dispatch(entries: Entry[]): number {
+    const fresh = entries.filter(([id]) => !this.inFlightIds.has(id));
+    for (let i = 0; i < fresh.length; i += MAX_BATCH) {
+      const batch: Batch = { ids: [], items: [], startedAt: Date.now() };
+      for (const [id, fields] of fresh.slice(i, i + MAX_BATCH)) {
+        const p = parseEntry(id, fields);
+        batch.ids.push(id);
+        this.inFlightIds.add(id);
+        // Only place.lua writes the stream; anything else would be retried forever and block trimming.
+        if (isWellFormed(p)) batch.items.push(toItem(p));
+        else this.opts.log.error({ id, fields }, 'malformed placements stream entry: acknowledged without writing');
+      }
+      this.inFlight.add(batch);
+      batch.done = this.process(batch).finally(() => {
+        this.inFlight.delete(batch);
+        for (const id of batch.ids) this.inFlightIds.delete(id);
+        const w = this.wake;
+        this.wake = [];
+        for (const f of w) f();
+      });
+    }
+    return fresh.length;
+  }
+
+  private async process(batch: Batch): Promise<void> {
+    const { opts } = this;
+    const written =
+      batch.items.length === 0 ||
+      (await writeBatch(opts.dynamo, opts.table, batch.items, {
+        abandoned: () => this.abandoned,
+        onRetry: (reason, d) => {
+          opts.metrics.retries.inc({ reason });
+          if (reason === 'error') this.dynamoStreak.fail(d.err, { table: opts.table, items: d.items, attempt: d.attempt });
+        },
+        onSuccess: () => this.dynamoStreak.ok({ table: opts.table }),
+      }));
+    // Abandoned at shutdown: the entries stay pending and another container claims them.
+    if (!written) return;
+    opts.metrics.written.inc(batch.items.length);
+    try {
+      await this.cmd.xack(opts.stream, opts.group, ...batch.ids);
+    } catch (err) {
+      // Still pending: claimed again after claimIdleMs and rewritten identically. Nothing is lost.
+      if (!this.abandoned) this.redisStreak.fail(err, { op: 'xack', entries: batch.ids.length });
+    }
+  }
+
+  /** Resets the idle time of batches still being retried, so other containers do not claim live work. */
+  private async heartbeat(): Promise<void> {
+    const { opts } = this;
+    const old = Date.now() - opts.claimIdleMs / 3;
+    const ids = [...this.inFlight].filter((b) => b.startedAt < old).flatMap((b) => b.ids);
+    if (ids.length === 0 || this.stopping) return;
+    try {
+      // JUSTID: no delivery-count bump; XCLAIM takes only entries still pending, so an acked one is never revived.
+      await this.cmd.xclaim(opts.stream, opts.group, opts.consumer, 0, ...ids, 'JUSTID');
+    } catch {
+      /* a missed heartbeat at worst lets another container write the same items again, identically */
+    }
+  }
+
+  private freeSlot(): Promise<void> {
+    if (this.inFlight.size < this.opts.concurrency || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => this.wake.push(resolve));
+  }
+
+  private async retry<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    const streak = new FailureStreak(this.opts.log, what);
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        const out = await fn();
+        streak.ok();
+        return out;
+      } catch (err) {
+        streak.fail(err);
+        await sleep(backoffDelay(attempt));
+      }
+    }
+    return undefined;
+  }
+
+  /** Not draining placements: stops taking entries, lets in-flight batches finish briefly, leaves the rest pending. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.heartbeatTimer);
+    for (const f of this.wake) f();
+    this.reader.disconnect();
+    const pending = [...this.inFlight].map((b) => b.done);
+    await Promise.race([Promise.allSettled(pending), sleep(this.opts.stopGraceMs ?? 3000)]);
+    this.abandoned = true;
+    if (this.inFlight.size === 0 && this.cmd.status === 'ready') {
+      await forgetIdleConsumers(this.cmd, this.opts.stream, this.opts.group, Number.MAX_SAFE_INTEGER, this.opts.consumer).catch(() => 0);
+    }
+    this.cmd.disconnect();
+    await Promise.race([this.main, sleep(100)]);
+  }
+}
+
+/** Unref'd: a pending backoff never keeps a stopped process alive; loops re-check their flags after it. */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
