@@ -44,13 +44,18 @@ export interface ChildService {
 }
 
 const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
+const BUILT = new URL('../../../dist/service/src/main.js', import.meta.url).pathname;
 
-/** A separate Node process running service/src/main.ts (through tap's TypeScript loader). */
+/**
+ * A separate Node process running the service: the build in dist/ when TESSERA_TEST_DIST=1 (the test
+ * command builds first), else service/src/main.ts through tap's TypeScript loader.
+ */
 export async function startChild(env: Record<string, string | undefined> = {}): Promise<ChildService> {
   const port = await freePort();
   const e = { ...process.env, ...testEnv({ PORT: String(port), ...env }) };
   let out = '';
-  const proc = spawn(process.execPath, [...process.execArgv.filter((a) => !a.startsWith('--inspect')), MAIN], { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = process.env.TESSERA_TEST_DIST === '1' ? [BUILT] : [...process.execArgv.filter((a) => !a.startsWith('--inspect')), MAIN];
+  const proc = spawn(process.execPath, args, { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const base = `http://127.0.0.1:${port}`;
