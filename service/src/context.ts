@@ -7,9 +7,14 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { CanvasStore, Placement } from './store/store.js';
 
-/** The latest placements of one pixel, newest first (the history sink answers it). */
+/** Questions the history answers (DynamoDB in Redis mode, the local log in embedded mode). */
 export interface PixelHistory {
+  /** The latest placements of one pixel, newest first. */
   pixel(x: number, y: number, limit: number): Promise<Placement[]>;
+  /** One user's placements with placedAt in [fromMs, toMs], oldest first (moderation). */
+  byUser?(userId: string, fromMs: number, toMs: number): Promise<Placement[]>;
+  /** Every placement with placedAt in [fromMs, toMs], oldest first (moderation, replays). */
+  inRange?(fromMs: number, toMs: number): Promise<Placement[]>;
 }
 
 export interface Lifecycle {

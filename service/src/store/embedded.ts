@@ -1,10 +1,10 @@
 // The embedded store: the same behaviour as Redis, in this process, persisted under DATA_DIR.
 // placements.log (NDJSON, append-only) is the durable record; snapshot.bin lets a restart skip most of it.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { PlaceBatcher, type Pending } from './batcher.js';
-import type { BoardSnapshot, CanvasStore, Placement, PlaceRequest, PlaceResult, Run, SinceResult } from './store.js';
+import type { BoardSnapshot, CanvasStore, ModerationRecord, Placement, PlaceRequest, PlaceResult, Run, SinceResult } from './store.js';
 import { boardBytes, pixelIndex } from './store.js';
 
 export interface EmbeddedStoreOptions {
@@ -179,6 +179,17 @@ export class EmbeddedStore implements CanvasStore {
     if (banned) this.bans.add(userId);
     else this.bans.delete(userId);
     writeAtomic(this.bansPath, Buffer.from(JSON.stringify([...this.bans])));
+  }
+
+  async recordModeration(action: ModerationRecord): Promise<void> {
+    appendFileSync(join(this.opts.dataDir, 'moderation.log'), JSON.stringify(action) + '\n');
+  }
+
+  async moderationLog(limit: number): Promise<ModerationRecord[]> {
+    const file = join(this.opts.dataDir, 'moderation.log');
+    if (!existsSync(file)) return [];
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    return lines.slice(-limit).reverse().map((l) => JSON.parse(l) as ModerationRecord);
   }
 
   ready(): boolean {

@@ -4,7 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { PlaceBatcher } from './batcher.js';
-import type { BoardSnapshot, CanvasStore, Placement, PlaceRequest, PlaceResult, Run, SinceResult } from './store.js';
+import type { BoardSnapshot, CanvasStore, ModerationRecord, Placement, PlaceRequest, PlaceResult, Run, SinceResult } from './store.js';
 import { boardBytes } from './store.js';
 
 const PLACE_LUA = readFileSync(new URL('./place.lua', import.meta.url), 'utf8');
@@ -185,6 +185,14 @@ export class RedisStore implements CanvasStore {
   async setBanned(userId: string, banned: boolean): Promise<void> {
     if (banned) await this.redis.sadd(this.keys.bans, userId);
     else await this.redis.srem(this.keys.bans, userId);
+  }
+
+  async recordModeration(action: ModerationRecord): Promise<void> {
+    await this.redis.lpush(this.keys.moderation, JSON.stringify(action));
+  }
+
+  async moderationLog(limit: number): Promise<ModerationRecord[]> {
+    return (await this.redis.lrange(this.keys.moderation, 0, limit - 1)).map((s) => JSON.parse(s) as ModerationRecord);
   }
 
   ready(): boolean {

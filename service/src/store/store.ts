@@ -36,6 +36,12 @@ export interface Run {
   entries: Uint32Array;
 }
 
+export interface ModerationRecord {
+  at: number;
+  action: 'ban' | 'unban' | 'rollback';
+  [key: string]: unknown;
+}
+
 export type SinceResult = { ok: true; placements: Placement[] } | { ok: false; reason: 'too_old' };
 
 export interface CanvasStore {
@@ -54,6 +60,10 @@ export interface CanvasStore {
   subscribe(onRun: (run: Run) => void, onResubscribed: () => void): void;
   /** Bans and unbans (moderation); banned users' placements are refused. */
   setBanned(userId: string, banned: boolean): Promise<void>;
+  /** Appends a moderation action to the permanent moderation log. */
+  recordModeration(action: ModerationRecord): Promise<void>;
+  /** The moderation log, newest first. */
+  moderationLog(limit: number): Promise<ModerationRecord[]>;
   /** True while the store can accept placements and the live feed is up. */
   ready(): boolean;
   close(): Promise<void>;
