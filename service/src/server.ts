@@ -4,6 +4,7 @@ import { Tokens } from './auth/token.js';
 import type { Config } from './config.js';
 import type { Context, PixelHistory } from './context.js';
 import { Fanout } from './fanout.js';
+import { registerAdmin } from './http/admin.js';
 import { registerBoard } from './http/board.js';
 import { registerHealth } from './http/health.js';
 import { registerPixel } from './http/pixel.js';
@@ -87,6 +88,7 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
   registerBoard(app, ctx);
   registerSession(app, ctx);
   registerPixel(app, ctx);
+  registerAdmin(app, ctx);
   for (const ext of extensions) ext.routes?.(app, ctx);
   registerSocket(app, ctx, sockets);
   registerStatic(app, ctx);
