@@ -74,6 +74,11 @@ export class Fanout {
     this.listeners.push(fn);
   }
 
+  /** True when recent(after) would answer from memory. */
+  covers(after: number): boolean {
+    return after >= this.sent || (after >= this.ringFloor && this.sent - after <= this.ring.length);
+  }
+
   /** Entries after `after` up to sentSeq from memory, or null when the ring no longer holds them. */
   recent(after: number): number[] | null {
     if (after >= this.sent) return [];

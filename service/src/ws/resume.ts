@@ -19,7 +19,8 @@ export async function resume<T extends Resumable>(ctx: Context, ws: WebSocket<T>
   let after = since;
   const closed = () => ws.getUserData().closed;
   for (;;) {
-    const res = await ctx.store.since(after, PAGE);
+    // When memory covers the tail, the store only has to confirm `after` is not too old: ask for one entry.
+    const res = await ctx.store.since(after, ctx.fanout.covers(after) ? 1 : PAGE);
     if (closed()) return;
     if (!res.ok) return sendReset(ws);
     const sent = ctx.fanout.sentSeq;
