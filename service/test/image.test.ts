@@ -165,7 +165,7 @@ interface Replayed {
 
 /**
  * Replays one stage in `fsRoot` (the stage's "/"). Container paths map to
- * fsRoot + path. `stages` resolves COPY --from=<name>.
+ * fsRoot + path. `ctx.stageRoots` resolves COPY --from=<name>.
  */
 function replay(stage: Stage, fsRoot: string, ctx: { ignored: (rel: string) => boolean; stageRoots: Record<string, string>; npmCache: string; linkDevDeps: boolean }): Replayed {
   const st: Replayed = { workdir: join(fsRoot, '/'), env: {}, notes: [] };
