@@ -75,6 +75,12 @@ function embeddedSecret(dataDir: string): Buffer {
   }
 }
 
+/** dist/client beside the compiled service, also when the service runs from its TypeScript sources. */
+function defaultStaticDir(): string {
+  const here = new URL('.', import.meta.url).pathname;
+  return /[\\/]dist[\\/]service[\\/]src[\\/]$/.test(here) ? resolve(here, '../../client') : resolve(here, '../../dist/client');
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
@@ -128,6 +134,6 @@ export function loadConfig(env: Env = process.env): Config {
     historyWriteConcurrency: int(env, 'HISTORY_WRITE_CONCURRENCY', 8, 1, 64),
     streamTrimIntervalMs: int(env, 'STREAM_TRIM_INTERVAL_MS', 5000, 100, 600_000),
     adminToken,
-    staticDir: resolve(env.STATIC_DIR || new URL('../../client', import.meta.url).pathname),
+    staticDir: resolve(env.STATIC_DIR || defaultStaticDir()),
   };
 }

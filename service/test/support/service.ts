@@ -51,8 +51,8 @@ const BUILT = new URL('../../../dist/service/src/main.js', import.meta.url).path
  * command builds first), else service/src/main.ts through tap's TypeScript loader.
  */
 export async function startChild(env: Record<string, string | undefined> = {}): Promise<ChildService> {
-  const port = await freePort();
-  const e = { ...process.env, ...testEnv({ PORT: String(port), ...env }) };
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const e = { ...process.env, ...testEnv({ ...env, PORT: String(port) }) };
   let out = '';
   const args = process.env.TESSERA_TEST_DIST === '1' ? [BUILT] : [...process.execArgv.filter((a) => !a.startsWith('--inspect')), MAIN];
   const proc = spawn(process.execPath, args, { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -68,7 +68,10 @@ export async function startChild(env: Record<string, string | undefined> = {}): 
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error(`service not ready in 20 s: ${out}`);
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`service not ready in 20 s: ${out}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {

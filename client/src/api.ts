@@ -1,0 +1,104 @@
+// The HTTP half of docs/api.md, typed; every call is same-origin so the session cookie rides along.
+import { PALETTE } from '../../service/src/wire/palette.js';
+
+export interface CanvasConfig {
+  width: number;
+  height: number;
+  palette: readonly string[];
+  cooldownMs: number;
+}
+
+export interface BoardSnapshot {
+  bytes: Uint8Array;
+  seq: number;
+}
+
+export interface Placement {
+  seq: number;
+  color: number;
+  userId: string;
+  placedAt: number;
+}
+
+export interface PixelInfo extends Placement {
+  x: number;
+  y: number;
+  history: Placement[];
+}
+
+export type PixelLookup =
+  | { ok: true; pixel: PixelInfo }
+  | { ok: false; reason: 'never_placed' | 'unavailable' | 'error'; message: string };
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function errorFrom(res: Response): Promise<HttpError> {
+  let code = 'http_' + res.status;
+  let message = `${res.status} ${res.statusText}`;
+  try {
+    const body = (await res.json()) as { error?: unknown; message?: unknown };
+    if (typeof body.error === 'string') code = body.error;
+    if (typeof body.message === 'string') message = body.message;
+  } catch {
+    /* not JSON: keep the status line */
+  }
+  return new HttpError(res.status, code, message);
+}
+
+export async function fetchConfig(): Promise<CanvasConfig> {
+  const res = await fetch('/api/config');
+  if (!res.ok) throw await errorFrom(res);
+  const c = (await res.json()) as Partial<CanvasConfig>;
+  if (!Number.isInteger(c.width) || !Number.isInteger(c.height) || c.width! <= 0 || c.height! <= 0) throw new Error('bad /api/config');
+  // The server's palette is authoritative; the bundled one covers an older server that sent a short list.
+  const palette = Array.isArray(c.palette) && c.palette.length === 16 ? c.palette : PALETTE;
+  return { width: c.width!, height: c.height!, palette, cooldownMs: typeof c.cooldownMs === 'number' ? c.cooldownMs : 0 };
+}
+
+/** Creates the session (or confirms the one in the cookie); the cookie is what the socket upgrade uses. */
+export async function createSession(): Promise<{ userId: string }> {
+  const res = await fetch('/api/session', { method: 'POST' });
+  if (!res.ok) throw await errorFrom(res);
+  const body = (await res.json()) as { userId: string };
+  return { userId: body.userId };
+}
+
+/**
+ * The board and the seq it includes. `fresh` skips the browser cache: after a reset a cached copy could be
+ * from before whatever made the server reset us, and we would loop.
+ */
+export async function fetchBoard(fresh: boolean): Promise<BoardSnapshot> {
+  const res = await fetch('/api/board', { cache: fresh ? 'no-cache' : 'default' });
+  if (!res.ok) throw await errorFrom(res);
+  const seq = Number(res.headers.get('X-Canvas-Seq'));
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new Error('GET /api/board without a valid X-Canvas-Seq');
+  return { bytes: new Uint8Array(await res.arrayBuffer()), seq };
+}
+
+export async function fetchPixel(x: number, y: number): Promise<PixelLookup> {
+  let res: Response;
+  try {
+    res = await fetch(`/api/pixel?x=${x}&y=${y}`, { cache: 'no-store' });
+  } catch {
+    return { ok: false, reason: 'unavailable', message: 'You appear to be offline.' };
+  }
+  if (res.ok) {
+    const pixel = (await res.json().catch(() => null)) as PixelInfo | null;
+    if (pixel && typeof pixel.userId === 'string') return { ok: true, pixel: { ...pixel, history: Array.isArray(pixel.history) ? pixel.history : [] } };
+    return { ok: false, reason: 'error', message: 'The server sent pixel details we could not read.' };
+  }
+  const err = await errorFrom(res);
+  if (err.code === 'never_placed') return { ok: false, reason: 'never_placed', message: 'Nobody has placed this pixel yet.' };
+  if (res.status === 404 || res.status === 405 || res.status >= 500) {
+    return { ok: false, reason: 'unavailable', message: 'Pixel history is not available right now.' };
+  }
+  return { ok: false, reason: 'error', message: err.message };
+}
