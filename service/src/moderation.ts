@@ -43,8 +43,8 @@ const inRect = (p: Placement, r: Rect | undefined) => !r || (p.x >= r.x0 && p.x 
 export async function rollback(ctx: Context, req: RollbackRequest, by: string): Promise<{ selected: number; restored: number }> {
   const h = ctx.history;
   const selected = req.userId
-    ? await (h?.byUser ?? missing('byUser'))(req.userId, req.fromMs, req.toMs)
-    : await (h?.inRange ?? missing('inRange'))(req.fromMs, req.toMs);
+    ? await (h?.byUser ? h.byUser(req.userId, req.fromMs, req.toMs) : missing('byUser'))
+    : await (h?.inRange ? h.inRange(req.fromMs, req.toMs) : missing('inRange'));
   const targets = selected.filter((p) => inRect(p, req.rect) && (!req.userId || p.userId === req.userId));
   const chosen = new Set(targets.map((p) => p.seq));
   const pixels = new Map<number, Placement>();

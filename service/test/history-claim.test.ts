@@ -76,7 +76,7 @@ t.test('entries a SIGKILLed container held are claimed and written by another (X
     return p.count === 150 && p.consumers.size === 1 ? p : false;
   });
   const [consumerA] = held.consumers.keys();
-  t.ok(proxy.held() > 0, 'A is inside BatchWriteItem calls');
+  t.ok(await waitFor('A to be inside BatchWriteItem calls', async () => proxy.held() > 0), 'A is inside BatchWriteItem calls');
 
   const b = await startChild({ ...env, DYNAMODB_ENDPOINT: dynamo.endpoint });
   t.teardown(() => b.stop());

@@ -37,6 +37,9 @@ async function service(e: Record<string, string | undefined>) {
 
 const users = mintUsers(TEST_SECRET, 50);
 
+type PixelBody = { x: number; y: number; color: number; userId: string; placedAt: number; seq: number; history: { seq: number; color: number; userId: string; placedAt: number }[] };
+const json = async <T = { error: string }>(r: Response) => (await r.json()) as T;
+
 async function historyBySeq(table = TABLE): Promise<Map<number, Placed & { placedAt: number }>> {
   const items = await scanHistory(dynamo.client, table);
   const bySeq = new Map<number, Placed & { placedAt: number }>();
@@ -58,7 +61,8 @@ function runOps(name: string, args: string[], extraEnv: Record<string, string | 
   let stderr = '';
   proc.stdout.on('data', (d) => (stdout += d));
   proc.stderr.on('data', (d) => (stderr += d));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => proc.on('exit', (code) => resolve({ code, stdout, stderr })));
+  // 'close', not 'exit': exit can come before the last stdout chunks were read.
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => proc.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 const mainEnv = env();
@@ -108,21 +112,30 @@ t.test('GET /api/pixel with Redis + DynamoDB', async (t) => {
   await waitFor('the three placements in DynamoDB', async () => (await historyBySeq()).has(placed[2].seq));
   const r = await fetch(`${a.base}/api/pixel?x=42&y=60`);
   t.equal(r.status, 200);
-  const body = await r.json();
+  const body = await json<PixelBody>(r);
   t.match(body, { x: 42, y: 60, color: 3, userId: three[2].userId, seq: placed[2].seq });
   t.ok(Math.abs(body.placedAt - Date.now()) < 60_000, 'placedAt is epoch ms');
-  t.same(body.history.map((h: { seq: number }) => h.seq), [placed[2].seq, placed[1].seq, placed[0].seq], 'newest first');
+  t.same(body.history.map((h) => h.seq), [placed[2].seq, placed[1].seq, placed[0].seq], 'newest first');
   t.same(Object.keys(body.history[0]).sort(), ['color', 'placedAt', 'seq', 'userId']);
-  const limited = await (await fetch(`${a.base}/api/pixel?x=42&y=60&limit=2`)).json();
+  const limited = await json<PixelBody>(await fetch(`${a.base}/api/pixel?x=42&y=60&limit=2`));
   t.equal(limited.history.length, 2);
+
+  // The questions moderation asks (called detached, as moderation.ts does).
+  const { byUser, inRange } = a.ctx.history!;
+  const mine = accepted.filter((p) => p.userId === three[0].userId).map((p) => p.seq);
+  t.same((await byUser!(three[0].userId, startedAt, Date.now())).map((p) => p.seq), mine, 'byUser: a user’s placements, oldest first');
+  t.same(await byUser!(three[0].userId, 0, startedAt - 1), [], 'byUser: nothing outside the range');
+  const range = await inRange!(startedAt, Date.now());
+  t.same(range.map((p) => p.seq), accepted.map((p) => p.seq).sort((x, y) => x - y), 'inRange: every placement, in seq order');
+  t.same(range.find((p) => p.seq === placed[2].seq), { ...placed[2], placedAt: body.placedAt }, 'inRange: whole placements');
 
   const never = await fetch(`${a.base}/api/pixel?x=99&y=79`);
   t.equal(never.status, 404);
-  t.equal((await never.json()).error, 'never_placed');
+  t.equal((await json(never)).error, 'never_placed');
   for (const q of ['', 'x=1', 'y=1', 'x=-1&y=0', 'x=100&y=0', 'x=0&y=80', 'x=abc&y=1', 'x=1.5&y=1', 'x=1e1&y=1', 'x=1&y=1&limit=0', 'x=1&y=1&limit=51', 'x=1&y=1&limit=ten']) {
     const bad = await fetch(`${a.base}/api/pixel?${q}`);
     t.equal(bad.status, 400, q);
-    t.equal((await bad.json()).error, 'invalid_pixel', q);
+    t.equal((await json(bad)).error, 'invalid_pixel', q);
   }
 });
 
@@ -165,7 +178,7 @@ t.test('ops:export writes a time range as NDJSON in seq order', async (t) => {
   t.equal(r.code, 0, 'exit 0', { stderr: r.stderr });
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const all = [...(await historyBySeq()).values()].filter((p) => p.placedAt >= startedAt).sort((a, b) => a.seq - b.seq);
-  t.equal(lines.length, all.length, 'every placement in the range');
+  t.equal(lines.length, all.length, 'every placement in the range', { stderr: r.stderr });
   t.same(lines, all.map(({ seq, x, y, color, userId, placedAt }) => ({ seq, x, y, color, userId, placedAt })), 'in seq order, whole placements');
   t.equal(none.code, 0);
   t.equal(none.stdout, '', 'an empty range exports nothing');
@@ -213,16 +226,22 @@ t.test('GET /api/pixel in embedded mode (the local log is the history)', async (
   const check = async (base: string) => {
     const r = await fetch(`${base}/api/pixel?x=3&y=4&limit=3`);
     t.equal(r.status, 200);
-    const body = await r.json();
+    const body = await json<PixelBody>(r);
     t.match(body, { x: 3, y: 4, color: 3, userId: users[3].userId, seq: placed[3].seq });
-    t.same(body.history.map((h: { seq: number }) => h.seq), [placed[3].seq, placed[2].seq, placed[1].seq]);
+    t.same(body.history.map((h) => h.seq), [placed[3].seq, placed[2].seq, placed[1].seq]);
     t.equal((await fetch(`${base}/api/pixel?x=4&y=3`)).status, 404);
+    const { byUser, inRange } = (base === s.base ? s : again!).ctx.history!;
+    t.same((await byUser!(users[2].userId, 0, Date.now())).map((p) => p.seq), [placed[2].seq], 'byUser from the log');
+    t.same((await inRange!(0, Date.now())).map((p) => p.seq), placed.map((p) => p.seq), 'inRange from the log');
+    const first = (await inRange!(0, Date.now()))[0];
+    t.same(await inRange!(0, first.placedAt - 1), [], 'inRange: nothing before');
     t.equal((await fetch(`${base}/api/pixel?x=3&y=-4`)).status, 400);
   };
+  let again: Awaited<ReturnType<typeof service>> | undefined;
   await check(s.base);
   await s.stop();
   // A restart indexes placements.log again.
-  const again = await service(e);
-  t.teardown(() => again.stop());
+  again = await service(e);
+  t.teardown(() => again!.stop());
   await check(again.base);
 });

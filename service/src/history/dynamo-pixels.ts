@@ -1,9 +1,11 @@
-// GET /api/pixel in Redis mode: one Query on the table's partition for that pixel, newest seq first.
-// It shows what DynamoDB has: a placement appears once the writer has it there (normally well under a second).
+// The history's questions in Redis mode, answered from DynamoDB: a pixel (GET /api/pixel), a user and a
+// time range (moderation rollbacks). It shows what DynamoDB has: a placement appears once the writer
+// has written it (normally well under a second later).
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { PixelHistory } from '../context.js';
 import type { Placement } from '../store/store.js';
-import { fromItem, pixelKey } from './items.js';
+import { fromItem, INDEX_BY_USER, pixelKey, userKey, type Item } from './items.js';
+import { placementsInRange } from './time-range.js';
 
 export class DynamoPixelHistory implements PixelHistory {
   constructor(
@@ -11,6 +13,7 @@ export class DynamoPixelHistory implements PixelHistory {
     private readonly table: string,
   ) {}
 
+  /** One Query on the pixel's partition, newest seq first. */
   async pixel(x: number, y: number, limit: number): Promise<Placement[]> {
     const out = await this.client.send(
       new QueryCommand({
@@ -22,5 +25,33 @@ export class DynamoPixelHistory implements PixelHistory {
       }),
     );
     return (out.Items ?? []).map(fromItem);
+  }
+
+  /** The byUser index, oldest first; the time filter runs server-side (a user has one item per cooldown). */
+  async byUser(userId: string, fromMs: number, toMs: number): Promise<Placement[]> {
+    const out: Placement[] = [];
+    let start: Record<string, never> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: INDEX_BY_USER,
+          KeyConditionExpression: 'gsi1pk = :u',
+          FilterExpression: 'placedAt BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':u': { S: userKey(userId) }, ':from': { N: String(fromMs) }, ':to': { N: String(toMs) } },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const it of page.Items ?? []) out.push(fromItem(it as Item));
+      start = page.LastEvaluatedKey as typeof start;
+    } while (start);
+    return out;
+  }
+
+  /** Every placement with placedAt in [fromMs, toMs] (inclusive), oldest first. */
+  async inRange(fromMs: number, toMs: number): Promise<Placement[]> {
+    const out: Placement[] = [];
+    for await (const batch of placementsInRange(this.client, this.table, fromMs, toMs + 1)) for (const p of batch) out.push(p);
+    return out;
   }
 }

@@ -39,6 +39,8 @@ export function createDynamoClient(opts: DynamoOptions): DynamoDBClient {
     requestHandler: {
       connectionTimeout: 3000,
       requestTimeout: opts.requestTimeoutMs ?? 10_000,
+      // Without it this SDK only logs a warning when the timeout passes, and the call hangs on.
+      throwOnRequestTimeout: true,
       httpAgent: new Agent(agentOpts),
       httpsAgent: new HttpsAgent(agentOpts),
     },

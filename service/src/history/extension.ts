@@ -1,5 +1,5 @@
-// The history as a server extension. Which parts run depends on the store:
-//   embedded                 → GET /api/pixel from an in-memory index of placements.log
+// The history as a server extension (ctx.history: GET /api/pixel, moderation). Which parts run depends on the store:
+//   embedded                 → the history is placements.log (GET /api/pixel from an in-memory index of it)
 //   Redis + DYNAMODB_TABLE   → writer (stream → DynamoDB), trimmer (never past the unwritten), GET /api/pixel from DynamoDB
 //   Redis, no table          → trimmer by retention only; GET /api/pixel answers 503 (no history kept)
 import type { Config } from '../config.js';
@@ -17,13 +17,19 @@ import { LocalPixelIndex } from './local-index.js';
 import { HistoryMetrics } from './metrics.js';
 import { HistoryWriter } from './writer.js';
 
-/** ctx.history is fixed when the server is built, before start() knows the store: it forwards to the real one. */
+/**
+ * ctx.history is fixed when the server is built, before start() knows the store: this forwards to the real
+ * one. Bound properties, not methods: callers may take a method off the object (moderation.ts does).
+ */
 class PixelHistoryHandle implements PixelHistory {
-  target: PixelHistory | undefined;
-  pixel(x: number, y: number, limit: number): Promise<Placement[]> {
-    if (!this.target) return Promise.reject(new Error('pixel history is not started'));
-    return this.target.pixel(x, y, limit);
+  target: Required<PixelHistory> | undefined;
+  private started(): Required<PixelHistory> {
+    if (!this.target) throw new Error('pixel history is not started');
+    return this.target;
   }
+  readonly pixel = async (x: number, y: number, limit: number): Promise<Placement[]> => this.started().pixel(x, y, limit);
+  readonly byUser = async (userId: string, fromMs: number, toMs: number): Promise<Placement[]> => this.started().byUser(userId, fromMs, toMs);
+  readonly inRange = async (fromMs: number, toMs: number): Promise<Placement[]> => this.started().inRange(fromMs, toMs);
 }
 
 export function historyExtension(config: Config): Extension {
@@ -40,8 +46,8 @@ export function historyExtension(config: Config): Extension {
       const store = ctx.store;
       if (store instanceof EmbeddedStore) {
         if (config.dynamoTable) log.warn({ table: config.dynamoTable }, 'DYNAMODB_TABLE is ignored without REDIS_URL: the embedded history is placements.log');
-        const index = new LocalPixelIndex(config.width, config.height);
-        index.load(store.logPath, log);
+        const index = new LocalPixelIndex(store.logPath, config.width, config.height);
+        index.load(log);
         store.onAccepted((placements) => {
           for (const p of placements) index.add(p);
         });

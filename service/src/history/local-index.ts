@@ -1,6 +1,7 @@
-// GET /api/pixel in embedded mode: placements.log (the durable local log) is the history; this indexes it in
-// memory — read once at start, then fed every accepted placement. Only the newest MAX_DEPTH placements per
-// pixel are kept, since no request can ask for more; memory is bounded by pixels touched × MAX_DEPTH.
+// The history in embedded mode: placements.log (the store's durable NDJSON log) is the history.
+// GET /api/pixel is served from an in-memory index — the log read once at start, then every accepted
+// placement — that keeps the newest MAX_DEPTH placements per pixel, since no request can ask for more
+// (memory: pixels touched × MAX_DEPTH). The rarer user and time-range questions (moderation) read the log.
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import type { PixelHistory } from '../context.js';
 import type { Logger } from '../log.js';
@@ -8,6 +9,47 @@ import type { Placement } from '../store/store.js';
 
 export const MAX_DEPTH = 50;
 const CHUNK = 8 << 20;
+
+/** Calls fn for every readable placement line of the log, synchronously; returns the count of unreadable lines. */
+export function readLog(logPath: string, fn: (p: Placement) => void): number {
+  if (!existsSync(logPath)) return 0;
+  let skipped = 0;
+  const line = (text: string) => {
+    let p: Placement;
+    try {
+      p = JSON.parse(text) as Placement;
+    } catch {
+      skipped++;
+      return;
+    }
+    if (Number.isInteger(p?.seq) && Number.isInteger(p.x) && Number.isInteger(p.y)) fn(p);
+    else skipped++;
+  };
+  const fd = openSync(logPath, 'r');
+  try {
+    const buf = Buffer.alloc(CHUNK);
+    // Bytes, not text: a chunk may end inside a multi-byte character of a user id.
+    let carry = Buffer.alloc(0);
+    for (let position = 0; ; ) {
+      const n = readSync(fd, buf, 0, CHUNK, position);
+      if (n === 0) break;
+      position += n;
+      let start = 0;
+      for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < n; nl = buf.indexOf(10, start)) {
+        const text = (carry.length ? Buffer.concat([carry, buf.subarray(start, nl)]) : buf.subarray(start, nl)).toString('utf8');
+        carry = Buffer.alloc(0);
+        if (text) line(text);
+        start = nl + 1;
+      }
+      carry = Buffer.concat([carry, buf.subarray(start, n)]); // a copy: buf is reused
+    }
+    // A torn last line is a placement that was never acknowledged (see EmbeddedStore.load).
+    if (carry.length) line(carry.toString('utf8'));
+  } finally {
+    closeSync(fd);
+  }
+  return skipped;
+}
 
 export class LocalPixelIndex implements PixelHistory {
   /** pixel index → its placements, oldest first, at most MAX_DEPTH */
@@ -17,51 +59,20 @@ export class LocalPixelIndex implements PixelHistory {
   private maxSeq = 0;
 
   constructor(
+    private readonly logPath: string,
     private readonly width: number,
     private readonly height: number,
   ) {}
 
-  /** Reads the log synchronously, so no accepted placement can slip between the read and the live feed. */
-  load(logPath: string, log: Logger): void {
-    if (!existsSync(logPath)) return;
+  /** Synchronous, so no accepted placement can slip between the read and the live feed. */
+  load(log: Logger): void {
     const started = Date.now();
-    const fd = openSync(logPath, 'r');
-    let skipped = 0;
     let count = 0;
-    try {
-      const buf = Buffer.alloc(CHUNK);
-      let carry = '';
-      let position = 0;
-      for (;;) {
-        const n = readSync(fd, buf, 0, CHUNK, position);
-        if (n === 0) break;
-        position += n;
-        const lines = (carry + buf.toString('utf8', 0, n)).split('\n');
-        // A chunk may end inside a line (or inside a UTF-8 sequence, which only user ids could hold).
-        carry = lines.pop() ?? '';
-        for (const line of lines) {
-          if (!line) continue;
-          if (this.addLine(line)) count++;
-          else skipped++;
-        }
-      }
-      // A torn last line is a placement that was never acknowledged (see EmbeddedStore.load).
-      if (carry && this.addLine(carry)) count++;
-    } finally {
-      closeSync(fd);
-    }
-    log.info({ placements: count, skipped, pixels: this.pixels.size, ms: Date.now() - started }, 'pixel history indexed from placements.log');
-  }
-
-  private addLine(line: string): boolean {
-    try {
-      const p = JSON.parse(line) as Placement;
-      if (!Number.isInteger(p.seq) || !Number.isInteger(p.x) || !Number.isInteger(p.y)) return false;
+    const skipped = readLog(this.logPath, (p) => {
+      count++;
       this.add(p);
-      return true;
-    } catch {
-      return false;
-    }
+    });
+    log.info({ placements: count, skipped, pixels: this.pixels.size, ms: Date.now() - started }, 'pixel history indexed from placements.log');
   }
 
   add(p: Placement): void {
@@ -79,5 +90,22 @@ export class LocalPixelIndex implements PixelHistory {
   async pixel(x: number, y: number, limit: number): Promise<Placement[]> {
     const list = this.pixels.get(y * this.width + x) ?? [];
     return list.slice(Math.max(0, list.length - limit)).reverse();
+  }
+
+  async byUser(userId: string, fromMs: number, toMs: number): Promise<Placement[]> {
+    return this.scan((p) => p.userId === userId && p.placedAt >= fromMs && p.placedAt <= toMs);
+  }
+
+  async inRange(fromMs: number, toMs: number): Promise<Placement[]> {
+    return this.scan((p) => p.placedAt >= fromMs && p.placedAt <= toMs);
+  }
+
+  /** Oldest first: the log is in seq order. */
+  private scan(keep: (p: Placement) => boolean): Placement[] {
+    const out: Placement[] = [];
+    readLog(this.logPath, (p) => {
+      if (keep(p)) out.push(p);
+    });
+    return out;
   }
 }

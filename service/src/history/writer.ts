@@ -60,6 +60,7 @@ export class HistoryWriter {
   private main: Promise<void> | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly dynamoStreak: FailureStreak;
+  private readonly throttleStreak: FailureStreak;
   private readonly redisStreak: FailureStreak;
 
   constructor(private readonly opts: WriterOptions) {
@@ -69,7 +70,8 @@ export class HistoryWriter {
     // Connection errors repeat on every reconnect attempt; the streaks below log each incident once.
     for (const conn of [this.reader, this.cmd]) conn.on('error', () => {});
     this.dynamoStreak = new FailureStreak(opts.log, 'DynamoDB history write');
-    this.redisStreak = new FailureStreak(opts.log, 'history stream read');
+    this.throttleStreak = new FailureStreak(opts.log, 'DynamoDB history write (UnprocessedItems, throttled)');
+    this.redisStreak = new FailureStreak(opts.log, 'history stream command (Redis)');
   }
 
   start(): void {
@@ -186,11 +188,13 @@ export class HistoryWriter {
         onRetry: (reason, d) => {
           opts.metrics.retries.inc({ reason });
           if (reason === 'error') this.dynamoStreak.fail(d.err, { table: opts.table, items: d.items, attempt: d.attempt });
+          else this.throttleStreak.fail(`${d.items} items unprocessed`, { table: opts.table, attempt: d.attempt });
         },
         onSuccess: () => this.dynamoStreak.ok({ table: opts.table }),
       }));
     // Abandoned at shutdown: the entries stay pending and another container claims them.
     if (!written) return;
+    this.throttleStreak.ok({ table: opts.table });
     opts.metrics.written.inc(batch.items.length);
     try {
       await this.cmd.xack(opts.stream, opts.group, ...batch.ids);
@@ -241,7 +245,7 @@ export class HistoryWriter {
     for (const f of this.wake) f();
     this.reader.disconnect();
     const pending = [...this.inFlight].map((b) => b.done);
-    await Promise.race([Promise.allSettled(pending), sleep(this.opts.stopGraceMs ?? 3000)]);
+    await Promise.race([Promise.allSettled(pending), sleep(this.opts.stopGraceMs ?? 2000)]);
     this.abandoned = true;
     if (this.inFlight.size === 0 && this.cmd.status === 'ready') {
       await forgetIdleConsumers(this.cmd, this.opts.stream, this.opts.group, Number.MAX_SAFE_INTEGER, this.opts.consumer).catch(() => 0);

@@ -116,7 +116,7 @@ export async function scanHistory(client: DynamoDBClient, table: string) {
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes (then throws with the last value). */
-export async function waitFor<T>(what: string, check: () => Promise<T>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T | false | undefined | null | 0>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -160,12 +160,14 @@ export async function placeMany(opts: {
   pixel: (i: number) => { x: number; y: number; color: number };
   /** Milliseconds between two requests of one lane, to spread the load over time. */
   paceMs?: number;
+  /** Stops the lanes early once it returns true (count stays the upper bound). */
+  until?: () => boolean;
 }): Promise<{ accepted: Placed[]; refused: { status: number; error?: string }[] }> {
   const accepted: Placed[] = [];
   const refused: { status: number; error?: string }[] = [];
   let next = 0;
   const lane = async () => {
-    for (let i = next++; i < opts.count; i = next++) {
+    for (let i = next++; i < opts.count && !opts.until?.(); i = next++) {
       const u = opts.users[i % opts.users.length];
       const px = opts.pixel(i);
       const r = await putPixel(opts.bases[i % opts.bases.length], u.token, px);
