@@ -8,6 +8,7 @@ import { admit, type Admitted } from './admit.js';
 import { fail, readBody, sendError, sendJson } from './respond.js';
 
 const MAX_ADMIN_BODY = 4096;
+const DAY = 86_400_000;
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function sameSecret(a: string, b: string): boolean {
@@ -76,8 +77,11 @@ export function registerAdmin(app: TemplatedApp, ctx: Context): void {
     const r = rect(b.rect, ctx);
     const id = b.userId === undefined ? undefined : userId(b.userId);
     if (!id && !r) throw new ApiError('invalid_request', 'give "userId", "rect", or both');
-    const fromMs = time(b.from, 'from', 0);
     const toMs = time(b.to, 'to', Date.now());
+    const fromMs = time(b.from, 'from', toMs - DAY);
+    // A rectangle is found through the time index, read minute by minute: keep that read bounded.
+    if (!id && toMs - fromMs > 7 * DAY) throw new ApiError('invalid_request', 'a rectangle rollback covers at most 7 days');
+    if (fromMs > toMs) throw new ApiError('invalid_request', '"from" must not be after "to"');
     return rollback(ctx, { userId: id, rect: r, fromMs, toMs }, 'admin');
   });
   route(app, ctx, '/api/admin/log', async (ctx, b) => ({ actions: await ctx.store.moderationLog(Math.min(1000, time(b.limit, 'limit', 100) || 100)) }));

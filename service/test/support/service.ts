@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import { historyExtension } from '../../src/history/extension.js';
 import { startServer, type Extension, type Server } from '../../src/server.js';
 import { freePort } from './redis-server.js';
 
@@ -27,10 +28,11 @@ export function testEnv(env: Record<string, string | undefined> = {}): Record<st
 }
 
 /** In-process server; `base` is http://127.0.0.1:<port>. */
-export async function startInProcess(env: Record<string, string | undefined> = {}, extensions: Extension[] = []): Promise<Server & { base: string; env: Record<string, string | undefined> }> {
+export async function startInProcess(env: Record<string, string | undefined> = {}, extensions?: Extension[]): Promise<Server & { base: string; env: Record<string, string | undefined> }> {
   const e = testEnv(env);
   const config = loadConfig(e);
-  const server = await startServer(config, createLogger(config.logLevel), extensions);
+  // The same extensions as main.ts unless a test chooses its own.
+  const server = await startServer(config, createLogger(config.logLevel), extensions ?? [historyExtension(config)]);
   return Object.assign(server, { base: `http://127.0.0.1:${server.port}`, env: e });
 }
 
