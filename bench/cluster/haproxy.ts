@@ -48,6 +48,9 @@ frontend tessera_in
 
 backend tessera
   balance roundrobin
+  # A connection refused by a dead container is retried on another one (never a request that was sent:
+  # a PUT that died with its container may have been applied).
+  option redispatch 1
   # = option httpchk GET /readyz, but as HTTP/1.1 with a Host header: uWS answers nothing to HTTP/1.0.
   option httpchk
   http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host tessera-healthcheck
