@@ -95,7 +95,8 @@ export class HistoryWriter {
     for (let attempt = 0; !this.stopping; ) {
       await this.freeSlot();
       if (this.stopping) break;
-      const count = (opts.concurrency - this.inFlight.size) * MAX_BATCH;
+      // The other loop may have filled the slots meanwhile; COUNT 0 would mean "no limit" to XREADGROUP.
+      const count = Math.max(1, opts.concurrency - this.inFlight.size) * MAX_BATCH;
       let entries: Entry[];
       try {
         const reply = (await this.reader.xreadgroup('GROUP', opts.group, opts.consumer, 'COUNT', count, 'BLOCK', opts.blockMs ?? 2000, 'STREAMS', opts.stream, '>')) as [string, Entry[]][] | null;
@@ -132,7 +133,8 @@ export class HistoryWriter {
         do {
           await this.freeSlot();
           if (this.stopping) return;
-          const count = (opts.concurrency - this.inFlight.size) * MAX_BATCH;
+          // The other loop may have filled the slots meanwhile; COUNT 0 would mean "no limit" to XREADGROUP.
+      const count = Math.max(1, opts.concurrency - this.inFlight.size) * MAX_BATCH;
           const [next, entries] = (await this.cmd.xautoclaim(opts.stream, opts.group, opts.consumer, opts.claimIdleMs, cursor, 'COUNT', count)) as [string, (Entry | null)[]];
           cursor = next;
           // Entries deleted meanwhile come back empty; Redis drops them from the pending list itself.
