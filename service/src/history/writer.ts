@@ -134,7 +134,7 @@ export class HistoryWriter {
           await this.freeSlot();
           if (this.stopping) return;
           // The other loop may have filled the slots meanwhile; COUNT 0 would mean "no limit" to XREADGROUP.
-      const count = Math.max(1, opts.concurrency - this.inFlight.size) * MAX_BATCH;
+          const count = Math.max(1, opts.concurrency - this.inFlight.size) * MAX_BATCH;
           const [next, entries] = (await this.cmd.xautoclaim(opts.stream, opts.group, opts.consumer, opts.claimIdleMs, cursor, 'COUNT', count)) as [string, (Entry | null)[]];
           cursor = next;
           // Entries deleted meanwhile come back empty; Redis drops them from the pending list itself.
