@@ -3,7 +3,7 @@
 // but not yet acknowledged are claimed (XAUTOCLAIM) and written by the survivor, and the replacement task
 // joins again — with no operator action.
 import t from 'tap';
-import { alive, sleep, startBox, until } from './support/box.js';
+import { alive, sleep, startBox, until, boxCheck } from './support/box.js';
 import { checkInvariants, metricValue, readBoard, scrape } from './support/invariants.js';
 import { ListenerFleet } from './support/listeners.js';
 import { PlacementLoad, summarize } from './support/load.js';
@@ -75,15 +75,7 @@ t.test('SIGKILL of one container under load', async (t) => {
   const s = summarize(load.attempts, load.skipped);
   const inFlightAtKill = (a: { sentAt: number; doneAt: number }) => a.sentAt <= killAt + 50 && a.doneAt >= killAt;
   const result = await checkInvariants(t, {
-    url: box.url,
-    width: box.width,
-    height: box.height,
-    attempts: load.attempts,
-    redis: box.redis,
-    stream: box.keys.stream,
-    dynamo: { client: box.dynamo!, table: box.table },
-    fleets: [fleet],
-    fleetSince: since,
+    ...boxCheck(box, load.attempts, fleet, since),
     // A request in flight on the killed container has no answer to relay: HAProxy closes the client's
     // connection (an ALB answers 502). Its placement may or may not have been applied: ambiguous.
     allowFailure: (a) => (a.status === 502 || (a.status === 0 && a.error === 'socket hang up')) && inFlightAtKill(a),

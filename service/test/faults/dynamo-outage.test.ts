@@ -9,7 +9,7 @@
 import t from 'tap';
 import { startDynamo } from '../support/dynamo.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
-import { alive, sleep, startBox, until } from './support/box.js';
+import { alive, sleep, startBox, until, boxCheck } from './support/box.js';
 import { checkInvariants, metricValue, readBoard, scrape } from './support/invariants.js';
 import { ListenerFleet } from './support/listeners.js';
 import { PlacementLoad, summarize } from './support/load.js';
@@ -93,17 +93,7 @@ t.test('DynamoDB stopped for 30 s under load', async (t) => {
 
   const s = summarize(load.attempts, load.skipped);
   t.equal(s.acked, s.attempts, `every one of ${s.attempts} PUTs answered 200, during the outage too`, { byStatus: s.byStatus });
-  const result = await checkInvariants(t, {
-    url: box.url,
-    width: box.width,
-    height: box.height,
-    attempts: load.attempts,
-    redis: box.redis,
-    stream: box.keys.stream,
-    dynamo: { client: box.dynamo!, table: box.table },
-    fleets: [fleet],
-    fleetSince: since,
-  });
+  const result = await checkInvariants(t, boxCheck(box, load.attempts, fleet, since));
   t.equal(box.exits.length, 0, 'no unexpected exit', { exits: box.exits });
   t.comment(
     `MEASURED dynamo-outage ${JSON.stringify({

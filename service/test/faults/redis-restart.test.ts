@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { REPO_ROOT } from '../../../bench/cluster/container.js';
 import { httpStatus } from '../../../bench/cluster/ports.js';
-import { alive, sleep, startBox, until } from './support/box.js';
+import { alive, sleep, startBox, until, boxCheck } from './support/box.js';
 import { checkInvariants, colorAt, foldBoard, metricValue, readBoard, readHistory, scrape } from './support/invariants.js';
 import { ListenerFleet } from './support/listeners.js';
 import { PlacementLoad, slackFrom, summarize, type Attempt } from './support/load.js';
@@ -64,17 +64,7 @@ t.test('Redis stopped for 10 s and started again', async (t) => {
   t.ok(s.maxFailureLatencyMs <= COMMAND_TIMEOUT_MS + slack, `no failed PUT waited longer than REDIS_COMMAND_TIMEOUT_MS + ${slack} ms (max ${s.maxFailureLatencyMs} ms; slowest answer of all ${s.latencyMs.max} ms)`);
   t.equal(load.attempts.filter((a) => a.error === 'client timeout').length, 0, 'no PUT hung until the client gave up (20 s)');
   t.same(load.attempts.filter((a) => a.status !== 200 && a.sentAt > readyAt).length, 0, 'once every container is ready again, every PUT succeeds');
-  const result = await checkInvariants(t, {
-    url: box.url,
-    width: box.width,
-    height: box.height,
-    attempts: load.attempts,
-    redis: box.redis,
-    stream: box.keys.stream,
-    dynamo: { client: box.dynamo!, table: box.table },
-    fleets: [fleet],
-    fleetSince: since,
-  });
+  const result = await checkInvariants(t, boxCheck(box, load.attempts, fleet, since));
   const st = fleet.stats();
   t.equal(st.connected, 200, 'every listener connected');
   const backfills = (await Promise.all(box.live().map(async (c) => metricValue(await scrape(c.url), 'tessera_fanout_backfills_total') ?? 0))).reduce((a, b) => a + b, 0);
@@ -128,17 +118,7 @@ t.test('Redis SIGKILLed (appendfsync everysec): the process dies, the page cache
   t.equal(load.attempts.filter((a) => a.error === 'client timeout').length, 0, 'no PUT hung until the client gave up (20 s)');
   // Redis write()s the AOF before it replies; everysec only delays the fsync. A killed process leaves its
   // writes in the kernel's page cache, so nothing acknowledged may be missing.
-  const result = await checkInvariants(t, {
-    url: box.url,
-    width: box.width,
-    height: box.height,
-    attempts: allAttempts,
-    redis: box.redis,
-    stream: box.keys.stream,
-    dynamo: { client: box.dynamo!, table: box.table },
-    fleets: [fleet],
-    fleetSince: since,
-  });
+  const result = await checkInvariants(t, boxCheck(box, allAttempts, fleet, since));
   t.equal(box.exits.length, 0, 'no unexpected exit', { exits: box.exits });
   t.comment(
     `MEASURED redis-sigkill ${JSON.stringify({

@@ -5,7 +5,7 @@
 // Those are counted (every user places once, so they are found by user id), and each is applied at most once.
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { alive, sleep, startBox } from './support/box.js';
+import { alive, sleep, startBox, boxCheck } from './support/box.js';
 import { checkInvariants, readBoard } from './support/invariants.js';
 import { ListenerFleet } from './support/listeners.js';
 import { PlacementLoad, slackFrom, summarize } from './support/load.js';
@@ -58,17 +58,7 @@ t.test('Redis paused for 3 s under load', async (t) => {
     odd: raw.attempts.filter((a) => a.responses !== 1).slice(0, 5),
   });
 
-  const result = await checkInvariants(t, {
-    url: box.url,
-    width: box.width,
-    height: box.height,
-    attempts,
-    redis: box.redis,
-    stream: box.keys.stream,
-    dynamo: { client: box.dynamo!, table: box.table },
-    fleets: [fleet],
-    fleetSince: since,
-  });
+  const result = await checkInvariants(t, boxCheck(box, attempts, fleet, since));
   // A timed-out placement is not lost and not doubled; whether it was applied is what the 503 cannot say.
   const ambiguous = result.ambiguousApplied;
   t.ok(ambiguous.every((a) => a.status === 503 && inPause.includes(a)), 'only placements answered 503 because of the pause were applied anyway');

@@ -3,7 +3,7 @@
 // SIGTERM and drains (readyz 503 → SHUTDOWN_DELAY_MS → stop listening → finish in-flight → close sockets
 // 1001). Not one PUT may fail at the load balancer; every listener resumes with ?since= without a gap.
 import t from 'tap';
-import { alive, sleep, startBox } from './support/box.js';
+import { alive, sleep, startBox, boxCheck } from './support/box.js';
 import { checkInvariants, readBoard } from './support/invariants.js';
 import { ListenerFleet } from './support/listeners.js';
 import { PlacementLoad, summarize } from './support/load.js';
@@ -55,17 +55,7 @@ t.test('rolling deploy: every container replaced in turn under load', async (t) 
 
   const s = summarize(load.attempts, load.skipped);
   t.equal(s.acked, s.attempts, `every one of ${s.attempts} PUTs answered 200`, { byStatus: s.byStatus });
-  const result = await checkInvariants(t, {
-    url: box.url,
-    width: box.width,
-    height: box.height,
-    attempts: load.attempts,
-    redis: box.redis,
-    stream: box.keys.stream,
-    dynamo: { client: box.dynamo!, table: box.table },
-    fleets: [fleet],
-    fleetSince: since,
-  });
+  const result = await checkInvariants(t, boxCheck(box, load.attempts, fleet, since));
   const st = fleet.stats();
   t.ok(st.reconnected >= LISTENERS * 0.9, `${st.reconnected} listeners were moved off an old container`);
   t.same(Object.keys(st.closeCodes), ['1001'], 'they were told "going away"', { closeCodes: st.closeCodes });

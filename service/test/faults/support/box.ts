@@ -8,6 +8,9 @@ import { containerEnv, HISTORY_TABLE, livePids, startCluster, type Cluster, type
 import { Container, REPO_ROOT } from '../../../../bench/cluster/container.js';
 import { httpStatus } from '../../../../bench/cluster/ports.js';
 import { canvasKeys } from '../../../src/store/redis.js';
+import type { CheckOptions } from './invariants.js';
+import type { ListenerFleet } from './listeners.js';
+import type { Attempt } from './load.js';
 
 export { livePids };
 
@@ -238,4 +241,19 @@ export function alive(pid: number | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/** What every fault test checks against: this box's board, stream and history, and one listener fleet. */
+export function boxCheck(box: Box, attempts: Attempt[], fleet: ListenerFleet, fleetSince: number): CheckOptions {
+  return {
+    url: box.url,
+    width: box.width,
+    height: box.height,
+    attempts,
+    redis: box.redis,
+    stream: box.keys.stream,
+    dynamo: { client: box.dynamo!, table: box.table },
+    fleets: [fleet],
+    fleetSince,
+  };
 }
