@@ -6,9 +6,9 @@
 # CMD/HEALTHCHECK, `npm ci` in RUN, COPY --from=build).
 
 # ---- build: dev dependencies, TypeScript -> dist/, browser client -> dist/client/
-# Debian bookworm (glibc 2.36) on Node 20: the ABI the published
-# uWebSockets.js binaries are built for.
-FROM node:20-bookworm-slim AS build
+# Node 24 LTS on Debian 13 trixie (glibc 2.41): the uWebSockets.js v20.57
+# binaries need glibc >= 2.38 and ship for Node ABI 137.
+FROM node:24-trixie-slim AS build
 WORKDIR /app
 # Manifests first: the dependency layer stays cached until they change.
 COPY package.json package-lock.json ./
@@ -17,14 +17,14 @@ COPY . .
 RUN npm run build
 
 # ---- runtime: production dependencies and the build output, nothing else
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-trixie-slim AS runtime
 ENV NODE_ENV=production \
     PORT=8080 \
     DATA_DIR=/tmp/tessera
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: no production dependency needs an install script (the
-# uWebSockets.js binaries are prebuilt; bufferutil/utf-8-validate fall back).
+# uWebSockets.js binaries are prebuilt in its package).
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 # Files stay root-owned (the process cannot rewrite its own code); it runs as

@@ -18,6 +18,10 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Node 24 with native uWebSockets.js: the host's own node when it fits, else fetched once (scripts/node).
+echo "setup: runtime: $(scripts/node --info)"
+scripts/node --which >/dev/null
+
 # Reinstall when the lockfile changed since the last install.
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci"

@@ -4,7 +4,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test || { echo "0 passed, 1 failed"; exit 1; }
 log=$(mktemp)
-TESSERA_TEST_DIST=1 npx tap "$@" 2>&1 | tee "$log"
+TESSERA_TEST_DIST=1 scripts/node node_modules/.bin/tap "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 summary=$(grep -E '^# \{ total: ' "$log" | tail -1)
 pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); pass=${pass:-0}

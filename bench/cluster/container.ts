@@ -76,7 +76,7 @@ export class Container {
 
 /** Only what a container needs from our environment: no cloud credentials or test-runner NODE_OPTIONS leak in. */
 function baseEnv(): Record<string, string> {
-  const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'UWS_USE_FALLBACK'];
+  const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG'];
   const env: Record<string, string> = {};
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k]!;
   return env;

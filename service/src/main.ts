@@ -2,7 +2,18 @@
 import { ConfigError, loadConfig } from './config.js';
 import { historyExtension } from './history/extension.js';
 import { createLogger } from './log.js';
-import { startServer } from './server.js';
+import { loadUws, RuntimeError } from './uws.js';
+
+try {
+  loadUws();
+} catch (err) {
+  if (err instanceof RuntimeError) {
+    console.error(`tessera: cannot start: ${err.message}`);
+    process.exit(3);
+  }
+  throw err;
+}
+const { startServer } = await import('./server.js');
 
 let config;
 try {

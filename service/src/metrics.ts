@@ -28,7 +28,8 @@ export class Metrics {
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
     registers: [this.registry],
   });
-  readonly uwsNative = new Gauge({ name: 'tessera_uws_native', help: '1 when uWebSockets.js runs its native build, 0 on the slow ws fallback', registers: [this.registry] });
+  readonly uwsNative = new Gauge({ name: 'tessera_uws_native', help: '1 when uWebSockets.js runs its native addon (the only build it ships)', registers: [this.registry] });
+  readonly runtime = new Gauge({ name: 'tessera_runtime_info', help: 'The Node and uWebSockets.js versions this container runs (value 1)', labelNames: ['node', 'uws', 'native'] as const, registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -1,5 +1,5 @@
 // Wiring only: config → store → fanout → routes and socket → listen; and the SIGTERM drain.
-import uws, { type us_listen_socket, type WebSocket } from 'uWebSockets.js';
+import type { TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { Tokens } from './auth/token.js';
 import type { Config } from './config.js';
 import type { Context, PixelHistory } from './context.js';
@@ -16,7 +16,7 @@ import { Metrics } from './metrics.js';
 import { EmbeddedStore } from './store/embedded.js';
 import { RedisStore } from './store/redis.js';
 import type { CanvasStore } from './store/store.js';
-import { uwsIsNative } from './uws.js';
+import { loadUws, uwsRuntime } from './uws.js';
 import { GOING_AWAY, registerSocket, type SocketData } from './ws/socket.js';
 
 export interface Server {
@@ -28,7 +28,7 @@ export interface Server {
 
 /** Extension points for other modules (history, moderation) to add routes and services. */
 export interface Extension {
-  routes?(app: uws.TemplatedApp, ctx: Context): void;
+  routes?(app: TemplatedApp, ctx: Context): void;
   start?(ctx: Context): Promise<void> | void;
   stop?(): Promise<void> | void;
   history?: PixelHistory;
@@ -59,12 +59,11 @@ export function createStore(config: Config, log: Logger, metrics: Metrics): Canv
 }
 
 export async function startServer(config: Config, log: Logger, extensions: Extension[] = []): Promise<Server> {
+  const uws = loadUws();
+  const runtime = uwsRuntime();
   const metrics = new Metrics();
-  const native = uwsIsNative();
-  metrics.uwsNative.set(native ? 1 : 0);
-  if (!native) {
-    log.error({ node: process.version, abi: process.versions.modules }, 'uWebSockets.js is running its slow JavaScript fallback, not the native build: expect a fraction of the throughput. Use Node 20 (ABI 115).');
-  }
+  metrics.uwsNative.set(runtime.native ? 1 : 0);
+  metrics.runtime.set({ node: runtime.node, uws: runtime.uws, native: String(runtime.native) }, 1);
   const store = createStore(config, log, metrics);
   if (store instanceof RedisStore) await store.connect();
 
@@ -100,7 +99,7 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
   });
   const port = uws.us_socket_local_port(listenSocket);
-  log.info({ port, store: config.redisUrl ? 'redis' : 'embedded', native, width: config.width, height: config.height }, 'tessera listening');
+  log.info({ port, store: config.redisUrl ? 'redis' : 'embedded', ...runtime, width: config.width, height: config.height }, 'tessera listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

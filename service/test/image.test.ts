@@ -17,7 +17,8 @@ import t from 'tap';
 import { freePort, startRedis } from './support/redis-server.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
-const BASE_IMAGE = 'node:20-bookworm-slim';
+// Node 24 on Debian 13 (glibc 2.41): the uWebSockets.js v20.57 binaries need glibc >= 2.38.
+const BASE_IMAGE = 'node:24-trixie-slim';
 
 // ---------------------------------------------------------------- Dockerfile
 
@@ -273,8 +274,8 @@ t.test('the Dockerfile has the agreed shape', async (t) => {
   t.ok(user && !/^(root|0)(:|$)/.test(user), `runs as a non-root user (${user})`);
   const cmd = execForm(runtime.instructions.filter((i) => i.op === 'CMD').at(-1)!.args, 'CMD');
   t.same(cmd, ['node', 'dist/service/src/main.js'], 'node itself is PID 1');
-  t.equal(process.versions.node.split('.')[0], '20', 'host Node major matches the image');
-  t.equal(process.versions.modules, '115', 'and so does the native module ABI');
+  t.equal(process.versions.node.split('.')[0], BASE_IMAGE.split(':')[1].split('-')[0], 'the Node replaying the image has its major (scripts/node)');
+  t.equal(process.versions.modules, '137', 'and so does the native module ABI (Node 24)');
   for (const p of ['node_modules', 'dist', '.git', 'data', 'bench/results', 'coverage', '.env']) {
     t.ok(ignored(p), `.dockerignore excludes ${p}`);
   }
@@ -356,6 +357,7 @@ t.test('the runtime stage, reproduced, serves /healthz', { timeout: 600_000 }, a
   t.equal(ready, 200, 'GET /readyz → 200 with Redis');
   const metrics = await (await fetch(`${base}/metrics`)).text();
   t.match(metrics, /^tessera_uws_native 1$/m, 'native uWebSockets.js loads from the production install');
+  t.match(metrics, /^tessera_runtime_info\{node="24\.\d+\.\d+",uws="20\.57\.0",native="true"\} 1$/m, 'Node 24 and uWS v20.57 native, as the image ships them');
   const board = await fetch(`${base}/api/board`);
   t.equal(board.status, 200);
   t.equal(board.headers.get('cache-control'), 'public, max-age=3', 'what the CloudFront /api/board policy assumes');

@@ -47,7 +47,7 @@ if (modes.has('validate') || modes.has('lua')) {
 }
 
 if (modes.has('fanout')) {
-  app.ws('/ws', { compression: uws.DISABLED, maxBackpressure: 1 << 20, closeOnBackpressureLimit: 1, idleTimeout: 120, open: (ws) => {
+  app.ws('/ws', { compression: uws.DISABLED, maxBackpressure: 1 << 20, closeOnBackpressureLimit: true, idleTimeout: 120, open: (ws) => {
       ws.subscribe('updates');
     },
   });

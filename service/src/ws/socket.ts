@@ -1,5 +1,6 @@
 // /ws: upgrade (origin, session, ?since=), then placements in and update frames out.
-import uws, { type TemplatedApp, type WebSocket } from 'uWebSockets.js';
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { loadUws } from '../uws.js';
 import { tokenFrom } from '../auth/token.js';
 import type { Context } from '../context.js';
 import { UPDATES_TOPIC } from '../fanout.js';
@@ -36,11 +37,11 @@ export function originAllowed(origin: string, host: string, allowed: string[]): 
 
 export function registerSocket(app: TemplatedApp, ctx: Context, sockets: Set<WebSocket<SocketData>>): void {
   app.ws<SocketData>('/ws', {
-    compression: uws.DISABLED,
+    compression: loadUws().DISABLED,
     maxPayloadLength: MAX_MESSAGE_BYTES,
     maxBackpressure: ctx.config.wsMaxBackpressure,
     // A reader too slow to keep up is closed rather than skipped: skipping would leave a gap.
-    closeOnBackpressureLimit: 1,
+    closeOnBackpressureLimit: true,
     idleTimeout: 120,
     sendPingsAutomatically: true,
 
