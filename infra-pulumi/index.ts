@@ -6,9 +6,32 @@
 //
 // Every setting is read here, at the top; the modules take plain values.
 // docs/deploy.md lists each key, its default and why.
+//
+// Capacity. One figure is measured; the rest is derived from it (capacity.ts), and the
+// same table is in docs/capacity.md and docs/deploy.md (test/autoscaling.test.ts keeps them equal):
+//
+//   watchers per vCPU          | 18,000 | measured: see bench/RESULTS.md 'watchers' (one 1-vCPU task,
+//                                         1,000 placements/s, p99 placement→frame ≤ 1 s)
+//   CPU target                 | 60 %   | cpuTargetPercent; also the share of that figure a task is planned at
+//   watchers per task          | 10,800 | watchers per vCPU × CPU target
+//   tasks for 300,000 watchers | 28     | ceil(300,000 / watchers per task), 14 per AZ
+//   maxTasks default           | 42     | tasks for 300,000 + one AZ's worth (14); follows cpuTargetPercent
+//
+// Why 60 %: the frame pacer spends a task's FANOUT_FRAME_BUDGET whatever its watcher count (more
+// watchers get longer frame intervals, not more frames), so a serving task sits near budget ÷ the
+// frames/s that saturate a core (~40k ÷ 70-80k ≈ 50-57 %), and adding tasks does not lower that.
+// The target has to sit above it, or target tracking would climb to maxTasks, and below saturation
+// with room for what does push CPU up: reconnect storms (a lost task's watchers upgrading and
+// replaying ?since= elsewhere), GC, placement bursts. What pacing hides from CPU is the watcher count;
+// scaling on it needs tessera_ws_clients in CloudWatch (docs/deploy.md, "Sizing and autoscaling").
+// Until then minTasks carries the expected audience: 28 for 300,000 (Pulumi.example.yaml).
+// Deploys need no room under maxTasks (new tasks start beside the old, up to 200 %), only vCPU quota.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { planCapacity } from "./capacity.js";
+import { ALARM_KEYS, createAlarms } from "./alarms.js";
 import { createCdn } from "./cdn.js";
+import { createDashboard } from "./dashboard.js";
 import { createAppSecret, createRoles } from "./iam.js";
 import { createImage } from "./image.js";
 import { createLoadBalancer } from "./loadbalancer.js";
@@ -16,7 +39,8 @@ import { createInterfaceEndpoints, createNetwork } from "./network.js";
 import { createRedis } from "./redis.js";
 import { createSecurityGroups } from "./security.js";
 import { createLogGroup, createService } from "./service.js";
-import { createHistoryTable } from "./table.js";
+import { INDEX_NAMES, createHistoryTable } from "./table.js";
+import { resolveWatched, type Thresholds } from "./watched.js";
 
 const config = new pulumi.Config();
 
@@ -25,13 +49,24 @@ const imageUri = config.get("imageUri");
 const imageTag = config.get("imageTag");
 const keepImages = config.getNumber("keepImages", { min: 1 }) ?? 30;
 
-// Tasks. 1 vCPU / 2 GB holds ~20-25k WebSockets (docs/deploy.md, cost).
+// Tasks: 1 vCPU (the fan-out is one thread), 2 GiB (the smallest size with 1 vCPU; a task at the
+// measured figure uses ~0.3 GiB, docs/capacity.md "Memory").
+const WATCHERS_PER_VCPU = 18_000; // measured: see bench/RESULTS.md 'watchers'
+const SIZED_FOR_WATCHERS = 300_000;
+const AZ_COUNT = 2;
 const cpu = config.getNumber("cpu") ?? 1024;
 const memory = config.getNumber("memory") ?? 2048;
 const cpuArchitecture = config.get("cpuArchitecture") ?? "X86_64";
 const desiredCount = config.getNumber("desiredCount", { min: 1 }) ?? 2;
 const minTasks = config.getNumber("minTasks", { min: 1 }) ?? 2;
-const maxTasks = config.getNumber("maxTasks", { min: 1 }) ?? 20;
+const cpuTargetPercent = config.getNumber("cpuTargetPercent", { min: 10, max: 95 }) ?? 60;
+const plan = planCapacity({
+  watchers: SIZED_FOR_WATCHERS,
+  watchersPerVcpu: WATCHERS_PER_VCPU,
+  targetPercent: cpuTargetPercent,
+  azCount: AZ_COUNT,
+});
+const maxTasks = config.getNumber("maxTasks", { min: 1 }) ?? plan.maxTasks;
 const memoryTargetPercent = config.getNumber("memoryTargetPercent", { min: 10, max: 95 }) ?? 70;
 const stopTimeout = config.getNumber("stopTimeoutSeconds", { min: 2, max: 120 }) ?? 30;
 
@@ -60,6 +95,26 @@ const canvasHeight = config.getNumber("canvasHeight", { min: 1 }) ?? 1000;
 const cooldownMs = config.getNumber("cooldownMs", { min: 0 }) ?? 300_000;
 const logLevel = config.get("logLevel") ?? "info";
 const allowedOrigins = config.get("allowedOrigins");
+// Also the `Canvas` dimension of the service's metrics, which the dashboard and alarms select on.
+const canvasId = config.get("canvasId") ?? "main";
+if (!/^[A-Za-z0-9_-]{1,32}$/.test(canvasId)) throw new Error(`config canvasId must be 1-32 of [A-Za-z0-9_-], got "${canvasId}"`);
+
+// Dashboard and alarms (docs/deploy.md "Dashboard and alarms" and "Runbook"). Without alarmEmail the
+// SNS topic has no subscriber: subscribe a pager or chat integration to the alarmTopicArn output.
+const alarmEmail = config.get("alarmEmail");
+const thresholds: Thresholds = {
+  placementP99Ms: config.getNumber("alarmPlacementP99Ms", { min: 1, max: 60_000 }) ?? 500,
+  http5xxPercent: config.getNumber("alarm5xxPercent", { min: 0.01, max: 100 }) ?? 1,
+  redisCpuPercent: config.getNumber("alarmRedisCpuPercent", { min: 1, max: 99 }) ?? 70,
+  redisMemoryPercent: config.getNumber("alarmRedisMemoryPercent", { min: 1, max: 99 }) ?? 80,
+  replicationLagSeconds: config.getNumber("alarmReplicationLagSeconds", { min: 1, max: 3600 }) ?? 5,
+  backlogAgeSeconds: config.getNumber("alarmBacklogAgeSeconds", { min: 10, max: 86_400 }) ?? 300,
+  // One evaluation period per minute; CloudWatch looks back at most a day.
+  idleMinutes: config.getNumber("alarmIdleMinutes", { min: 1, max: 1440 }) ?? 10,
+};
+if (!Number.isInteger(thresholds.idleMinutes)) {
+  throw new Error(`config alarmIdleMinutes must be a whole number of minutes, got ${thresholds.idleMinutes}`);
+}
 
 // Secrets (`pulumi config set --secret`). Checked when their values resolve.
 const minBytes = (key: string, n: number) => (v: string) => {
@@ -78,6 +133,9 @@ const originVerifyToken = config.requireSecret("originVerifyToken").apply(header
 const originVerifyTokenPrevious = config.getSecret("originVerifyTokenPrevious")?.apply(headerToken("originVerifyTokenPrevious"));
 
 // Cross-key checks that can fail before anything is created.
+if (maxTasks < minTasks) {
+  throw new Error(`config maxTasks (${maxTasks}) must be at least minTasks (${minTasks})`);
+}
 if (!(minTasks <= desiredCount && desiredCount <= maxTasks)) {
   throw new Error(`need minTasks <= desiredCount <= maxTasks, got ${minTasks} <= ${desiredCount} <= ${maxTasks}`);
 }
@@ -93,7 +151,7 @@ const name = "tessera";
 const containerPort = 8080;
 const region = aws.getRegionOutput().region;
 
-const network = createNetwork({ name, cidr: vpcCidr, azCount: 2 });
+const network = createNetwork({ name, cidr: vpcCidr, azCount: AZ_COUNT });
 const sgs = createSecurityGroups({
   name,
   vpcId: network.vpc.id,
@@ -155,6 +213,7 @@ const svc = createService({
   minTasks,
   maxTasks,
   memoryTargetPercent,
+  cpuTargetPercent,
   containerPort,
   stopTimeout,
   logRetentionDays,
@@ -163,6 +222,7 @@ const svc = createService({
     PORT: String(containerPort),
     CANVAS_WIDTH: String(canvasWidth),
     CANVAS_HEIGHT: String(canvasHeight),
+    CANVAS_ID: canvasId,
     COOLDOWN_MS: String(cooldownMs),
     REDIS_URL: redis.url,
     DYNAMODB_TABLE: table.name,
@@ -183,6 +243,29 @@ const svc = createService({
   dependsOn: lb.rules,
 });
 
+const watched = resolveWatched({
+  region,
+  canvasId,
+  clusterName: svc.cluster.name,
+  serviceName: svc.service.name,
+  albArnSuffix: lb.alb.arnSuffix,
+  targetGroupArnSuffix: lb.targetGroup.arnSuffix,
+  cacheClusterIds: redis.group.memberClusters,
+  tableName: table.name,
+  tableIndexNames: INDEX_NAMES,
+  distributionId: cdn.distribution.id,
+});
+const alarms = createAlarms({ name, watched, thresholds, maxTasks, alarmEmail });
+const dashboard = createDashboard({
+  dashboardName: `${name}-${pulumi.getStack().replace(/[^A-Za-z0-9_-]/g, "-")}`,
+  watched,
+  thresholds,
+  maxTasks,
+  cpuTargetPercent,
+  memoryTargetPercent,
+  alarmArns: ALARM_KEYS.map((k) => alarms.alarms[k].arn),
+});
+
 export const url = cdn.url;
 export const albName = lb.alb.name;
 export const tableName = table.name;
@@ -190,3 +273,7 @@ export const albDnsName = lb.alb.dnsName;
 export const imageRepositoryUrl = image.repository?.repositoryUrl;
 export const clusterName = svc.cluster.name;
 export const serviceName = svc.service.name;
+export const redisReplicationGroupId = redis.group.id;
+export const logGroupName = logGroup.name;
+export const alarmTopicArn = alarms.topic.arn;
+export const dashboardUrl = pulumi.interpolate`https://console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards/dashboard/${dashboard.dashboardName}`;

@@ -23,6 +23,7 @@ export interface ServiceArgs {
   minTasks: number;
   maxTasks: number;
   memoryTargetPercent: number;
+  cpuTargetPercent: number;
   containerPort: number;
   stopTimeout: number;
   logRetentionDays: number;
@@ -71,7 +72,8 @@ export interface Service {
   taskDefinition: aws.ecs.TaskDefinition;
   service: aws.ecs.Service;
   scalingTarget: aws.appautoscaling.Target;
-  scalingPolicy: aws.appautoscaling.Policy;
+  memoryPolicy: aws.appautoscaling.Policy;
+  cpuPolicy: aws.appautoscaling.Policy;
 }
 
 export function createService(args: ServiceArgs): Service {
@@ -122,7 +124,10 @@ export function createService(args: ServiceArgs): Service {
         // SIGTERM, then this many seconds before SIGKILL. The service drains
         // and exits within 10 s; 30 s leaves margin on a loaded task.
         stopTimeout: args.stopTimeout,
-        // One file descriptor per WebSocket; ~20-25k per task plus Redis/HTTP.
+        // One file descriptor per WebSocket, plus Redis/HTTP. A task is planned at 10,800 watchers
+        // and holds 18,000 within the latency target (WATCHERS_PER_VCPU, index.ts); the survivors of
+        // an AZ loss take ~21,400 each until replacements start, and the pacer keeps serving up to
+        // ~40,000 (FANOUT_FRAME_BUDGET × 1 s). 65,535 is 3.6 × the measured figure.
         ulimits: [{ name: "nofile", softLimit: 65535, hardLimit: 65535 }],
         logConfiguration: {
           logDriver: "awslogs",
@@ -184,21 +189,33 @@ export function createService(args: ServiceArgs): Service {
     maxCapacity: args.maxTasks,
   });
 
-  // Memory, not CPU: each open WebSocket pins buffers, so memory follows the
-  // connection count, which is what a task runs out of first.
-  const scalingPolicy = new aws.appautoscaling.Policy(`${name}-memory`, {
-    policyType: "TargetTrackingScaling",
-    serviceNamespace: scalingTarget.serviceNamespace,
-    scalableDimension: scalingTarget.scalableDimension,
-    resourceId: scalingTarget.resourceId,
-    targetTrackingScalingPolicyConfiguration: {
-      predefinedMetricSpecification: { predefinedMetricType: "ECSServiceAverageMemoryUtilization" },
-      targetValue: args.memoryTargetPercent,
-      scaleOutCooldown: 60,
-      // Scaling in disconnects every client on the removed task; do it slowly.
-      scaleInCooldown: 600,
-    },
-  });
+  // Two target-tracking policies on one target: Application Auto Scaling scales out when either
+  // asks and in only when both agree. The scale-in alarm already waits 15 minutes below target.
+  const track = (suffix: string, metric: string, targetValue: number, scaleInCooldown: number) =>
+    new aws.appautoscaling.Policy(`${name}-${suffix}`, {
+      policyType: "TargetTrackingScaling",
+      serviceNamespace: scalingTarget.serviceNamespace,
+      scalableDimension: scalingTarget.scalableDimension,
+      resourceId: scalingTarget.resourceId,
+      targetTrackingScalingPolicyConfiguration: {
+        predefinedMetricSpecification: { predefinedMetricType: metric },
+        targetValue,
+        // Short: a step that was too small is followed up a minute later (tasks still starting
+        // count as added capacity, so this does not double-count them).
+        scaleOutCooldown: 60,
+        scaleInCooldown,
+      },
+    });
 
-  return { cluster, taskDefinition, service, scalingTarget, scalingPolicy };
+  // Memory follows what each open WebSocket pins (idle state, queued frames of slow readers):
+  // the guard against backlogs and leaks. Scaling in disconnects every client on the removed task;
+  // do it slowly.
+  const memoryPolicy = track("memory", "ECSServiceAverageMemoryUtilization", args.memoryTargetPercent, 600);
+  // CPU is what a task runs out of: reconnect storms, placement bursts, and watchers beyond what the
+  // pacer can stretch to its longest interval. It decides scale-in in practice (memory stays low),
+  // and every scale-in makes the stopped task's watchers reconnect elsewhere, a small storm of its
+  // own: 15 minutes between steps lets that settle before the next is judged.
+  const cpuPolicy = track("cpu", "ECSServiceAverageCPUUtilization", args.cpuTargetPercent, 900);
+
+  return { cluster, taskDefinition, service, scalingTarget, memoryPolicy, cpuPolicy };
 }

@@ -1,6 +1,7 @@
 // Shared by the k6 scenarios: settings from the environment, session tokens minted from SESSION_SECRET
 // (docs/api.md, "Token format"), the binary update frame, seq-gap tracking and the summary files.
 import crypto from 'k6/crypto';
+import { MAX_RICE_K, readRice } from '../../service/src/wire/rice.ts';
 
 export function env(name: string, def: string): string {
   const v = __ENV[name];
@@ -53,21 +54,25 @@ export function entryOf(p: Pixel): number {
 
 export interface FrameHeader {
   firstSeq: number;
+  /** The frame holds the placements of seqs firstSeq … firstSeq+count−1, as a set sorted by pixel. */
   count: number;
-  view: DataView;
+  bytes: Uint8Array;
 }
 
-/** Byte 0 = 1, bytes 1–4 first seq (u32 LE), 5–6 count (u16 LE), then count u32 entries; null if malformed. */
+/**
+ * The header of an update frame (docs/api.md: byte 0 = 2, first seq u32 LE, count u16 LE, k, Rice-coded
+ * body); null if it is not one. Cheap: the body is decoded only by frameEntries, for sockets that need it.
+ */
 export function decodeFrame(data: ArrayBuffer): FrameHeader | null {
-  if (data.byteLength < 7) return null;
+  const bytes = new Uint8Array(data);
+  if (bytes.length < 8 || bytes[0] !== 2 || bytes[7] > MAX_RICE_K) return null;
   const view = new DataView(data);
-  if (view.getUint8(0) !== 1) return null;
-  const count = view.getUint16(5, true);
-  if (data.byteLength !== 7 + count * 4) return null;
-  return { firstSeq: view.getUint32(1, true), count, view };
+  return { firstSeq: view.getUint32(1, true), count: view.getUint16(5, true), bytes };
 }
-export function frameEntry(f: FrameHeader, i: number): number {
-  return f.view.getUint32(7 + i * 4, true);
+/** The frame's entries (pixelIndex*16+colour, by pixel), with the service's own bit decoder; null if malformed. */
+export function frameEntries(f: FrameHeader): Uint32Array | null {
+  const out = new Uint32Array(f.count);
+  return readRice(f.bytes, 8, f.bytes.length, f.count, f.bytes[7], out) ? out : null;
 }
 
 /** Follows one socket's seqs: each frame must start right after the previous one's last seq. */

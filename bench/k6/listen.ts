@@ -7,7 +7,7 @@ import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'k6/timers';
 import { WebSocket } from 'k6/websockets';
-import { BASE_URL, DURATION_S, WS_URL, decodeFrame, entryOf, envInt, frameEntry, mintToken, randomPixel, runId, SeqTracker, summaryFiles, type FrameHeader } from './common.ts';
+import { BASE_URL, DURATION_S, WS_URL, decodeFrame, entryOf, envInt, frameEntries, mintToken, randomPixel, runId, SeqTracker, summaryFiles, type FrameHeader } from './common.ts';
 
 const LISTENERS = envInt('LISTENERS', 1000);
 const SOCKETS_PER_VU = Math.max(1, envInt('SOCKETS_PER_VU', 10));
@@ -135,17 +135,21 @@ export function placer(data: { run: string }): void {
   touchCounters();
   const vu = exec.vu.idInTest;
   const pending = new Map<number, { t0: number; entry: number }>();
-  const recent: { first: number; count: number; at: number; f: FrameHeader }[] = [];
-  const matched = (seq: number, p: { t0: number; entry: number }, f: FrameHeader, first: number, at: number) => {
+  // A frame is the set of its seqs' placements: ours must be among the entries of the frame covering its seq.
+  const recent: { first: number; count: number; at: number; entries: Uint32Array }[] = [];
+  const matched = (p: { t0: number; entry: number }, entries: Uint32Array, at: number) => {
     echo.add(at - p.t0);
-    if (frameEntry(f, seq - first) !== p.entry) echoMismatch.add(1);
+    if (entries.indexOf(p.entry) < 0) echoMismatch.add(1);
   };
   openListener(HOLD_MS, (f, at) => {
-    recent.push({ first: f.firstSeq, count: f.count, at, f });
+    // Only placers decode bodies (a few sockets): plain listeners check headers and seqs.
+    const entries = frameEntries(f);
+    if (!entries) return badFrames.add(1);
+    recent.push({ first: f.firstSeq, count: f.count, at, entries });
     if (recent.length > 64) recent.shift();
     for (const [seq, p] of pending) {
       if (seq >= f.firstSeq && seq < f.firstSeq + f.count) {
-        matched(seq, p, f, f.firstSeq, at);
+        matched(p, entries, at);
         pending.delete(seq);
       }
     }
@@ -169,7 +173,7 @@ export function placer(data: { run: string }): void {
         const p = { t0, entry: entryOf(pixel) };
         // The frame may have overtaken the response (they travel on different connections).
         const early = recent.find((r) => seq >= r.first && seq < r.first + r.count);
-        if (early) matched(seq, p, early.f, early.first, early.at);
+        if (early) matched(p, early.entries, early.at);
         else pending.set(seq, p);
       });
   };

@@ -14,8 +14,10 @@ import { paced, saturate, type HttpPoint } from './saturation.js';
 import { loadAverage, waitQuiet } from './stats.js';
 import { fmt, table } from './table.js';
 import { Bench, type Target } from './targets.js';
+import { DEFAULT_WATCHERS, watchersPhase } from './watchers.js';
+import { watchersChecks, watchersTable, type WatchersPoint } from './watchers-report.js';
 
-const PHASES = ['generators', 'ceilings', 'groups', 'tessera', 'paced', 'fanout', 'idle'] as const;
+const PHASES = ['generators', 'ceilings', 'groups', 'tessera', 'paced', 'fanout', 'idle', 'watchers'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Options {
@@ -28,10 +30,12 @@ interface Options {
   repeat: number;
   /** Before each point, wait up to this long for the box to be ≥ 90 % idle (0 = don't wait). */
   quietWaitS: number;
+  /** Watcher counts of the watchers phase's steps. */
+  watchers: number[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, only: new Set(PHASES), connections: 50, repeat: 1, quietWaitS: 60 };
+  const o: Options = { quick: false, only: new Set(PHASES), connections: 50, repeat: 1, quietWaitS: 60, watchers: DEFAULT_WATCHERS };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -39,10 +43,13 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--connections') o.connections = Number(argv[++i]);
     else if (a === '--repeat') o.repeat = Math.max(1, Number(argv[++i]));
     else if (a === '--quiet-wait') o.quietWaitS = Number(argv[++i]);
+    else if (a === '--watchers') o.watchers = argv[++i].split(',').map(Number);
     else if (a === '--cpu-prof') o.cpuProf = join(REPO_ROOT, 'bench', 'results', 'profiles');
-    else throw new Error(`unknown argument ${a}; usage: npm run bench [-- --quick] [--only ${PHASES.join(',')}] [--connections 50] [--repeat N] [--quiet-wait S] [--cpu-prof]`);
+    else throw new Error(`unknown argument ${a}; usage: npm run bench [-- --quick] [--only ${PHASES.join(',')}] [--connections 50] [--repeat N] [--quiet-wait S] [--cpu-prof] [--watchers 1000,5000,10000,18000]`);
   }
   for (const p of o.only) if (!PHASES.includes(p)) throw new Error(`unknown phase ${p}`);
+  const maxWatchers = maxIdleConnections();
+  for (const n of o.watchers) if (!Number.isInteger(n) || n < 1 || n > maxWatchers) throw new Error(`--watchers takes comma-separated counts from 1 to ${maxWatchers} (the server's open-files limit), got ${n}`);
   return o;
 }
 
@@ -204,6 +211,11 @@ async function main(): Promise<void> {
       }
       results.idle = idle;
     }
+    let watchers: WatchersPoint[] = [];
+    if (o.only.has('watchers')) {
+      watchers = await watchersPhase(bench, { steps: o.watchers, settleS: 3, measureS: o.quick ? 8 : 15, quiet, log });
+      results.watchers = watchers;
+    }
 
     log('\n' + table(HTTP_HEAD, rows));
     if (luaB.length) {
@@ -217,6 +229,11 @@ async function main(): Promise<void> {
     if (idle.length) {
       log('\nIdle WebSockets: server RSS growth per connection:');
       log(table(['server', 'RSS with none, MiB', ...idle[0].points.flatMap((p) => [`${fmt(p.connections)}: RSS MiB`, 'KiB/conn', 'marginal KiB/conn'])], idle.map((i) => [i.server, fmt(i.baseKiB / 1024, 1), ...i.points.flatMap((p) => [fmt(p.rssKiB / 1024, 1), fmt(p.perConnKiB, 2), fmt(p.marginalKiB, 2)])])));
+    }
+
+    if (watchers.length) {
+      log(`\nWatchers: one server pinned to one core, ${fmt(1000)} placements/s (placement → frame over every 10th watcher; Redis, driver and listeners on the other core):`);
+      log(watchersTable(watchers));
     }
 
     // Figures against targets and ceilings.
@@ -237,6 +254,7 @@ async function main(): Promise<void> {
       const bp = bi.points.at(-1)!;
       summary.push([`Idle WS RSS at ${fmt(tp.connections)} conns`, `${fmt(tp.perConnKiB, 2)} KiB/conn`, 'vs bare', `${fmt(bp.perConnKiB, 2)} KiB (${fmt(tp.perConnKiB / bp.perConnKiB, 2)}×)`, `≤ 2 KiB: ${tp.perConnKiB <= 2 ? 'met' : 'MISSED'}`]);
     }
+    if (watchers.length) summary.push(...watchersChecks(watchers));
     if (summary.length) log('\n' + table(['figure', 'measured', 'against', 'ratio', 'target'], summary));
     log(`\nload average at the end: ${loadAverage()}`);
     const dir = join(REPO_ROOT, 'bench', 'results');

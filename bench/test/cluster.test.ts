@@ -59,7 +59,7 @@ t.test('startCluster: PUT and WebSocket through haproxy, fault API, clean stop',
   const f = await frame;
   t.ok(f, 'a binary update frame arrived through haproxy');
   t.equal(f!.firstSeq, first.body.seq);
-  t.equal(f!.entries[0], (2 * 1000 + 1) * 16 + 3);
+  t.same([f!.count, ...f!.entries], [1, (2 * 1000 + 1) * 16 + 3], 'one seq, one entry: pixelIndex*16 + colour');
   ws.close();
 
   // A crashed task: HAProxy takes it out within fall × inter, the other container serves, and it comes back.

@@ -6,7 +6,12 @@ export interface CanvasConfig {
   height: number;
   palette: readonly string[];
   cooldownMs: number;
+  /** How long the tab may stay hidden before the socket is closed (0 = never). */
+  hiddenGraceMs: number;
 }
+
+/** HIDDEN_GRACE_MS's default, for a server that does not say. */
+const DEFAULT_HIDDEN_GRACE_MS = 60_000;
 
 export interface BoardSnapshot {
   bytes: Uint8Array;
@@ -60,7 +65,8 @@ export async function fetchConfig(): Promise<CanvasConfig> {
   if (!Number.isInteger(c.width) || !Number.isInteger(c.height) || c.width! <= 0 || c.height! <= 0) throw new Error('bad /api/config');
   // The server's palette is authoritative; the bundled one covers an older server that sent a short list.
   const palette = Array.isArray(c.palette) && c.palette.length === 16 ? c.palette : PALETTE;
-  return { width: c.width!, height: c.height!, palette, cooldownMs: typeof c.cooldownMs === 'number' ? c.cooldownMs : 0 };
+  const hiddenGraceMs = typeof c.hiddenGraceMs === 'number' && c.hiddenGraceMs >= 0 ? c.hiddenGraceMs : DEFAULT_HIDDEN_GRACE_MS;
+  return { width: c.width!, height: c.height!, palette, cooldownMs: typeof c.cooldownMs === 'number' ? c.cooldownMs : 0, hiddenGraceMs };
 }
 
 /** Creates the session (or confirms the one in the cookie); the cookie is what the socket upgrade uses. */

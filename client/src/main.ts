@@ -16,6 +16,7 @@ import { Palette } from './ui/palette.js';
 import { StatusChip } from './ui/status.js';
 import { Toast } from './ui/toast.js';
 import { View, formatHash, parseHash } from './view.js';
+import { PauseWhenHidden } from './visibility.js';
 
 /** Below this many CSS px per board pixel a click zooms in (to PLACE_ZOOM) instead of placing. */
 const PLACE_MIN_ZOOM = 3;
@@ -111,7 +112,9 @@ async function boot(): Promise<void> {
     },
     onText: (msg) => {
       if (msg.t === 'reset') void sync.onReset().then(() => renderer.request());
-      else placer.onText(msg);
+      else if (msg.t === 'pace') {
+        if (typeof msg.intervalMs === 'number' && msg.intervalMs > 0) status.setPace(msg.intervalMs);
+      } else placer.onText(msg);
       renderer.request();
     },
     onState: (state, retryInMs) => {
@@ -238,6 +241,7 @@ async function boot(): Promise<void> {
   $('#loading').hidden = true;
   renderer.request();
   socket.start();
+  new PauseWhenHidden(socket, config.hiddenGraceMs);
 }
 
 void boot();

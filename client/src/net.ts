@@ -1,8 +1,10 @@
 // The WebSocket: opens /ws?since=<seq>, hands frames and messages up, and comes back by itself with
-// exponential backoff. Which seq to resume from is asked fresh on every (re)connect.
+// exponential backoff. Which seq to resume from is asked fresh on every (re)connect. Paused (a hidden tab),
+// it stays closed until resumed.
+import { CLOSE_HIDDEN } from '../../service/src/wire/close-codes.js';
 import { decodeFrame, type Frame } from '../../service/src/wire/frames.js';
 
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'paused';
 
 export interface ServerText {
   t: string;
@@ -12,6 +14,7 @@ export interface ServerText {
   error?: string;
   message?: string;
   retryAfterMs?: number;
+  intervalMs?: number;
 }
 
 export interface SocketHandlers {
@@ -35,6 +38,7 @@ export class Socket {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = true;
+  private paused = false;
   private lastImmediate = 0;
   opens = 0;
 
@@ -44,12 +48,12 @@ export class Socket {
   ) {
     window.addEventListener('offline', () => {
       // Browsers often keep a dead socket open for minutes; drop it so the status tells the truth.
-      if (this.stopped) return;
+      if (this.stopped || this.paused) return;
       this.drop();
       this.scheduleRetry();
     });
     window.addEventListener('online', () => {
-      if (!this.stopped && this.ws?.readyState !== WebSocket.OPEN) this.reconnectNow();
+      if (!this.stopped && !this.paused && this.ws?.readyState !== WebSocket.OPEN) this.reconnectNow();
     });
   }
 
@@ -59,7 +63,7 @@ export class Socket {
 
   start(): void {
     this.stopped = false;
-    this.connect();
+    if (!this.paused) this.connect();
   }
 
   stop(): void {
@@ -68,9 +72,29 @@ export class Socket {
     this.drop();
   }
 
+  /**
+   * Closes the socket with CLOSE_HIDDEN and opens none until resume(): a hidden tab costs the server nothing.
+   * Also holds back a start() that comes meanwhile (the end of a reset's reload).
+   */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    clearTimeout(this.retryTimer);
+    this.drop(CLOSE_HIDDEN, 'hidden');
+    this.h.onState('paused');
+  }
+
+  /** Reconnects with ?since=<the last applied seq>, as after any drop, unless stopped meanwhile. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.attempt = 0;
+    if (!this.stopped) this.connect();
+  }
+
   /** Closes the current socket and opens a new one at once, e.g. after a gap in the seqs. */
   reconnectNow(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return;
     clearTimeout(this.retryTimer);
     this.drop();
     // Once is a hiccup; again within a second would be a loop against a misbehaving server: back off.
@@ -120,7 +144,7 @@ export class Socket {
       this.ws = null;
       clearTimeout(this.stableTimer);
       this.h.onClosed();
-      if (!this.stopped) this.scheduleRetry();
+      if (!this.stopped && !this.paused) this.scheduleRetry();
     };
   }
 
@@ -136,14 +160,14 @@ export class Socket {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
-  private drop(): void {
+  private drop(code = 1000, reason = 'client reconnecting'): void {
     const ws = this.ws;
     if (!ws) return;
     this.ws = null;
     clearTimeout(this.stableTimer);
     ws.onopen = ws.onmessage = ws.onclose = null;
     try {
-      ws.close(1000, 'client reconnecting');
+      ws.close(code, reason);
     } catch {
       /* already closing */
     }

@@ -74,21 +74,23 @@ export class Sync {
       this.link?.reconnectNow();
       return 'gap';
     }
-    // A resumed socket may repeat what we already have: skip up to lastSeq.
-    const skip = this.lastSeq + 1 - firstSeq;
-    if (skip >= entries.length) {
+    const last = firstSeq + frame.count - 1;
+    if (last <= this.lastSeq) {
       this.stats.duplicates++;
       return 'duplicate';
     }
+    // A frame is a set (sorted by pixel, one pixel's entries in seq order), so one that overlaps what we have
+    // (a resumed socket may repeat some seqs) is applied whole: each pixel it touches ends at its colour of
+    // seq `last`, and a pixel it does not touch has the same colour at lastSeq as at `last`.
     const board = this.board;
     const pixels = board.width * board.height;
-    for (let k = Math.max(0, skip); k < entries.length; k++) {
+    for (let k = 0; k < entries.length; k++) {
       const e = entries[k];
       const i = e >>> 4;
       if (i < pixels) board.set(i, e & 15);
     }
-    this.stats.entries += entries.length - Math.max(0, skip);
-    this.lastSeq = firstSeq + entries.length - 1;
+    this.stats.entries += last - this.lastSeq;
+    this.lastSeq = last;
     this.notify();
     return 'applied';
   }

@@ -53,6 +53,7 @@ async function placeOverSockets(pixels: { x: number; y: number; color: number }[
         ws.on('message', (data, binary) => {
           if (binary) return;
           const m = JSON.parse(String(data));
+          if (m.t === 'pace') return; // the server's frame interval, sent on open
           if (m.t !== 'ack') return reject(new Error(`socket placement refused: ${String(data)}`));
           if (++acked === mine.length) {
             ws.close();

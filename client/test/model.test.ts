@@ -70,10 +70,12 @@ t.test('sync: frames apply once, in order; a gap resumes; a reset reloads', asyn
   await sync.load(false);
   t.same(calls, ['load fresh=false', 'load fresh=false'], 'a failed load is retried');
   t.equal(sync.lastSeq, 5);
-  t.equal(sync.onFrame(frame(4, [[1, 1], [2, 2]])), 'duplicate', 'all already included');
-  t.equal(sync.onFrame(frame(5, [[2, 2], [3, 3], [4, 4]])), 'applied', 'overlap: only the new part');
-  t.same([b.truth[2], b.truth[3], b.truth[4]], [0, 3, 4]);
+  // Seqs 4 and 5 painted pixels 1 and 2 with colour 0: the all-zero snapshot at seq 5 holds them.
+  t.equal(sync.onFrame(frame(4, [[1, 0], [2, 0]])), 'duplicate', 'all already included');
+  t.equal(sync.onFrame(frame(5, [[2, 0], [3, 3], [2, 4]])), 'applied', 'overlap: the whole set applies');
+  t.same([b.truth[2], b.truth[3], b.truth[4]], [4, 3, 0], 'pixel 2 ends at seq 7, not seq 5 (frame order keeps seq order per pixel)');
   t.equal(sync.lastSeq, 7);
+  t.equal(sync.stats.entries, 2, 'only seqs 6 and 7 are new');
   t.equal(sync.onFrame(frame(8, [[3, 9]])), 'applied');
   t.equal(b.truth[3], 9, 'later seqs win');
   t.equal(sync.onFrame(frame(10, [[5, 5]])), 'gap', 'seq 9 is missing');
@@ -92,6 +94,25 @@ t.test('sync: frames apply once, in order; a gap resumes; a reset reloads', asyn
   t.equal(sync.lastSeq, 42);
   t.equal(b.truth[0], 1);
   t.match(sync.stats, { gaps: 1, resets: 1, loads: 2, duplicates: 1 });
+});
+
+t.test('sync + place: an acked seq settles when a frame covers it, wherever its entry sits in the frame', async (t) => {
+  const b = new Board(10, 10, PALETTE);
+  const sync = new Sync(b, async () => ({ bytes: new Uint8Array(50), seq: 10 }));
+  await sync.load(false);
+  const sent: { id: number }[] = [];
+  const ev: PlacerEvents = { onCooldown: () => {}, onRefused: () => {}, onAccepted: () => {} };
+  const p = new Placer(b, (text) => !!sent.push(JSON.parse(text)), 0, ev);
+  sync.onApplied((seq) => p.onApplied(seq));
+  p.place(9, 0, 5); // pixel 9
+  p.onText({ t: 'ack', id: sent[0].id, seq: 12, nextPlacementAt: 0 });
+  t.equal(b.shown(9), 5, 'ours on screen until its seq arrives');
+  // Seqs 11–14 in seq order: pixel 9 colour 2, ours (pixel 9 colour 5), pixel 0 colour 7, pixel 9 colour 8.
+  const f = frame(11, [[9, 2], [9, 5], [0, 7], [9, 8]]);
+  t.same([...f.entries].map((e) => [e >>> 4, e & 15]), [[0, 7], [9, 2], [9, 5], [9, 8]], 'sorted by pixel, seq order within a pixel');
+  t.equal(sync.onFrame(f), 'applied');
+  t.equal(b.truth[9], 8, 'the later placement over ours is the truth');
+  t.equal(b.shown(9), 8, 'ours (seq 12, covered by 11–14) was settled: the screen shows the truth');
 });
 
 function placer(cooldownMs = 60_000) {

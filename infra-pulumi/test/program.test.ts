@@ -69,20 +69,22 @@ const policyOf = (role: Recorded) => {
 const asList = (v: unknown) => (Array.isArray(v) ? v : [v]);
 
 t.test("autoscaling tracks average memory at 70% between minTasks and maxTasks", async (t) => {
+  // The CPU policy beside it, defaults and bad values: autoscaling.test.ts.
   const target = p.one("aws:appautoscaling/target:Target");
-  const policy = p.one("aws:appautoscaling/policy:Policy");
+  const policy = p
+    .ofType("aws:appautoscaling/policy:Policy")
+    .find((x) => x.inputs.targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification.predefinedMetricType === "ECSServiceAverageMemoryUtilization");
   const cluster = p.one(T.cluster);
   const service = p.one(T.service);
   t.equal(target.inputs.resourceId, `service/${cluster.state.name}/${service.state.name}`);
   t.equal(target.inputs.scalableDimension, "ecs:service:DesiredCount");
   t.equal(target.inputs.minCapacity, 3);
   t.equal(target.inputs.maxCapacity, 12);
-  t.equal(policy.inputs.policyType, "TargetTrackingScaling");
-  t.equal(policy.inputs.resourceId, target.inputs.resourceId, "policy scales that target");
-  t.equal(policy.inputs.scalableDimension, "ecs:service:DesiredCount");
-  const cfg = policy.inputs.targetTrackingScalingPolicyConfiguration;
-  t.equal(cfg.predefinedMetricSpecification.predefinedMetricType, "ECSServiceAverageMemoryUtilization");
-  t.equal(cfg.targetValue, 70);
+  t.ok(policy, "a memory policy");
+  t.equal(policy!.inputs.policyType, "TargetTrackingScaling");
+  t.equal(policy!.inputs.resourceId, target.inputs.resourceId, "policy scales that target");
+  t.equal(policy!.inputs.scalableDimension, "ecs:service:DesiredCount");
+  t.equal(policy!.inputs.targetTrackingScalingPolicyConfiguration.targetValue, 70);
 });
 
 t.test("CloudFront: /api/board cached exactly 3 s, /ws and /api/* not cached", async (t) => {

@@ -16,8 +16,13 @@ export interface Config {
   sessionSecretPrevious: Buffer | undefined;
   sessionTtlS: number;
   dataDir: string;
+  /** How often the embedded store rewrites its board snapshot (when the board changed). */
+  snapshotIntervalMs: number;
   logLevel: string;
   batchIntervalMs: number;
+  /** Frames/s this container sends to all its watchers together before it stretches the interval. */
+  fanoutFrameBudget: number;
+  frameIntervalMaxMs: number;
   streamRetentionMs: number;
   allowedOrigins: string[];
   trustedProxyHops: number;
@@ -25,6 +30,8 @@ export interface Config {
   requestsPerMinute: number;
   wsMessagesPerSecond: number;
   wsMaxBackpressure: number;
+  /** How long a browser tab stays hidden before its client closes the socket (0 = never); told via /api/config. */
+  hiddenGraceMs: number;
   shutdownDelayMs: number;
   dynamoTable: string | undefined;
   dynamoEndpoint: string | undefined;
@@ -35,8 +42,12 @@ export interface Config {
   historyWriteConcurrency: number;
   /** How often the placements stream is trimmed (and the backlog gauges sampled). */
   streamTrimIntervalMs: number;
+  /** After the seq fence stops placements, how long until a container restores Redis's lost tail from the history (0 = only ops:rebuild). */
+  autoRestoreDelayMs: number;
   adminToken: string | undefined;
   staticDir: string;
+  /** How often CloudWatch EMF metric lines go to stdout (0 = never). */
+  emfIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (width * height > 2 ** 28) throw new ConfigError('CANVAS_WIDTH × CANVAS_HEIGHT must be at most 2^28 pixels');
   const adminToken = env.ADMIN_TOKEN || undefined;
   if (adminToken && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
+  const emfIntervalMs = int(env, 'EMF_INTERVAL_MS', 60_000, 0, 3_600_000);
+  if (emfIntervalMs > 0 && emfIntervalMs < 1000) throw new ConfigError(`EMF_INTERVAL_MS must be 0 (off) or between 1000 and 3600000, got ${emfIntervalMs}`);
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -117,8 +130,12 @@ export function loadConfig(env: Env = process.env): Config {
     sessionSecretPrevious: secret('SESSION_SECRET_PREVIOUS', env.SESSION_SECRET_PREVIOUS),
     sessionTtlS: int(env, 'SESSION_TTL_S', 30 * 86_400, 60, 365 * 86_400),
     dataDir,
+    snapshotIntervalMs: int(env, 'SNAPSHOT_INTERVAL_MS', 5000, 100, 600_000),
     logLevel,
     batchIntervalMs: int(env, 'BATCH_INTERVAL_MS', 50, 1, 50),
+    // Measured: `npm run bench -- --only watchers` (bench/RESULTS.md); 0 = always BATCH_INTERVAL_MS.
+    fanoutFrameBudget: int(env, 'FANOUT_FRAME_BUDGET', 40_000, 0, 10_000_000),
+    frameIntervalMaxMs: int(env, 'FRAME_INTERVAL_MAX_MS', 1000, 50, 10_000),
     streamRetentionMs: int(env, 'STREAM_RETENTION_MS', 600_000, 1000, 86_400_000),
     allowedOrigins: (env.ALLOWED_ORIGINS || '').split(',').map((s) => s.trim()).filter(Boolean),
     trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
@@ -126,6 +143,7 @@ export function loadConfig(env: Env = process.env): Config {
     requestsPerMinute: int(env, 'RATE_LIMIT_REQUESTS_PER_MIN', 6000, 0, 100_000_000),
     wsMessagesPerSecond: int(env, 'WS_MESSAGES_PER_SECOND', 20, 1, 10_000),
     wsMaxBackpressure: int(env, 'WS_MAX_BACKPRESSURE', 1 << 20, 16 * 1024, 64 << 20),
+    hiddenGraceMs: int(env, 'HIDDEN_GRACE_MS', 60_000, 0, 86_400_000),
     shutdownDelayMs: int(env, 'SHUTDOWN_DELAY_MS', 2000, 0, 60_000),
     dynamoTable: env.DYNAMODB_TABLE || undefined,
     dynamoEndpoint: env.DYNAMODB_ENDPOINT || undefined,
@@ -133,7 +151,9 @@ export function loadConfig(env: Env = process.env): Config {
     historyClaimIdleMs: int(env, 'HISTORY_CLAIM_IDLE_MS', 30_000, 1000, 3_600_000),
     historyWriteConcurrency: int(env, 'HISTORY_WRITE_CONCURRENCY', 8, 1, 64),
     streamTrimIntervalMs: int(env, 'STREAM_TRIM_INTERVAL_MS', 5000, 100, 600_000),
+    autoRestoreDelayMs: int(env, 'AUTO_RESTORE_DELAY_MS', 10_000, 0, 3_600_000),
     adminToken,
     staticDir: resolve(env.STATIC_DIR || defaultStaticDir()),
+    emfIntervalMs,
   };
 }

@@ -1,11 +1,14 @@
 // Channel → gap-free, in-order runs → one binary frame per interval → app.publish to every client.
+// The interval adapts to the number of watchers (pacing.ts): the container's frame budget is spent, not exceeded.
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import { FramePacer } from './pacing.js';
 import type { CanvasStore, Placement, Run } from './store/store.js';
 import { encodeFrames } from './wire/frames.js';
 
 export const UPDATES_TOPIC = 'updates';
 export const RESET_MESSAGE = '{"t":"reset"}';
+export const paceMessage = (intervalMs: number) => `{"t":"pace","intervalMs":${intervalMs}}`;
 
 export interface Publisher {
   publish(topic: string, message: Uint8Array | string, isBinary: boolean): boolean;
@@ -15,7 +18,14 @@ export interface FanoutOptions {
   store: CanvasStore;
   publisher: Publisher;
   width: number;
+  /** The shortest frame interval (BATCH_INTERVAL_MS). */
   intervalMs: number;
+  /** The longest one, reached when watchers × frames/s would exceed the budget (FRAME_INTERVAL_MAX_MS). */
+  maxIntervalMs?: number;
+  /** Frames per second the container may send to all its watchers together (FANOUT_FRAME_BUDGET; 0 = no pacing). */
+  frameBudget?: number;
+  /** How many sockets receive the topic now. */
+  watchers?: () => number;
   log: Logger;
   metrics: Metrics;
   /** How many published entries stay in memory to serve ?since= tails without a store round trip. */
@@ -34,8 +44,11 @@ export class Fanout {
   private initializing = true;
   private backfilling = false;
   private backfillAgain = false;
+  /** Reading the head after a restore: live runs wait, as during a backfill. */
+  private resetting = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly pacer: FramePacer;
   private readonly ring: Uint32Array;
   /** The ring holds valid entries only for seqs above this one. */
   private ringFloor = 0;
@@ -43,6 +56,17 @@ export class Fanout {
 
   constructor(private readonly opts: FanoutOptions) {
     this.ring = new Uint32Array(opts.ringSize ?? 1 << 18);
+    this.pacer = new FramePacer({ budget: opts.frameBudget ?? 0, minMs: opts.intervalMs, maxMs: Math.max(opts.intervalMs, opts.maxIntervalMs ?? opts.intervalMs) });
+    opts.metrics.frameInterval.set(this.pacer.intervalMs);
+  }
+
+  /** The current frame interval, as the text message every socket gets on open and on each change. */
+  get paceMessage(): string {
+    return paceMessage(this.pacer.intervalMs);
+  }
+
+  get intervalMs(): number {
+    return this.pacer.intervalMs;
   }
 
   async start(): Promise<void> {
@@ -50,6 +74,7 @@ export class Fanout {
       (run) => this.onRun(run),
       () => this.backfill(),
     );
+    this.opts.store.onRestored?.(() => void this.restored());
     while (!this.stopped) {
       try {
         this.lastSeq = this.sent = this.ringFloor = await this.opts.store.headSeq();
@@ -61,7 +86,21 @@ export class Fanout {
     }
     this.initializing = false;
     this.releaseHeld();
-    this.timer = setInterval(() => this.flush(), this.opts.intervalMs);
+    this.schedule();
+  }
+
+  /** One frame per interval; after each, the interval is re-derived from the watcher count. */
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.flush();
+      if (this.pacer.update(this.opts.watchers?.() ?? 0)) {
+        this.opts.metrics.frameInterval.set(this.pacer.intervalMs);
+        this.opts.publisher.publish(UPDATES_TOPIC, this.paceMessage, false);
+        this.opts.log.info({ intervalMs: this.pacer.intervalMs, watchers: this.opts.watchers?.() }, 'frame interval changed');
+      }
+      this.schedule();
+    }, this.pacer.intervalMs);
   }
 
   /** The seq of the last placement every subscribed client has been sent. */
@@ -89,7 +128,7 @@ export class Fanout {
   }
 
   private onRun(run: Run): void {
-    if (this.initializing || this.backfilling) {
+    if (this.initializing || this.backfilling || this.resetting) {
       this.held.push(run);
       return;
     }
@@ -127,10 +166,15 @@ export class Fanout {
           try {
             const res = await this.opts.store.since(this.lastSeq, BACKFILL_PAGE);
             if (!res.ok) {
-              await this.resetAll();
+              await this.resetAll('fanout fell behind the stream; telling clients to reset');
               break;
             }
             page = res.placements;
+            if (page.length > 0 && page[0].seq > this.lastSeq + 1) {
+              // Seqs are consecutive except across a restore, which skips ahead: the stream cannot fill this gap.
+              await this.resetAll('the stream skips ahead of the last seq (the canvas was restored); telling clients to reset');
+              break;
+            }
           } catch (err) {
             this.opts.log.warn({ err: (err as Error).message, lastSeq: this.lastSeq }, 'backfill failed; retrying');
             await new Promise((r) => setTimeout(r, 250));
@@ -154,17 +198,37 @@ export class Fanout {
     })();
   }
 
-  /** The stream no longer holds what we missed: every client must refetch the board. */
-  private async resetAll(): Promise<void> {
-    this.opts.log.warn({ lastSeq: this.lastSeq }, 'fanout fell behind the stream; telling clients to reset');
+  /**
+   * The canvas was restored after Redis lost data (store/fence.ts): the seq jumped, and what was published
+   * before is no longer the board. Never a silent rewrite: every client refetches, and frames restart at the new head.
+   */
+  private async restored(): Promise<void> {
+    if (this.initializing) return; // start() reads the head itself
+    this.resetting = true;
+    try {
+      await this.resetAll('the canvas was restored after a data loss; telling clients to reset', 20);
+    } finally {
+      this.resetting = false;
+      this.releaseHeld();
+    }
+  }
+
+  /** The stream no longer holds what we missed (or the canvas was restored): every client must refetch the board. */
+  private async resetAll(why: string, attempts = 1): Promise<void> {
+    this.opts.log.warn({ lastSeq: this.lastSeq }, why);
     this.flush();
     this.opts.publisher.publish(UPDATES_TOPIC, RESET_MESSAGE, false);
-    try {
-      const head = await this.opts.store.headSeq();
-      this.lastSeq = this.sent = this.ringFloor = head;
-      // Live runs already held up to head are covered by the board the clients refetch.
-    } catch (err) {
-      this.opts.log.warn({ err: (err as Error).message }, 'reset: cannot read the head seq');
+    for (let i = 1; !this.stopped; i++) {
+      try {
+        const head = await this.opts.store.headSeq();
+        this.lastSeq = this.sent = this.ringFloor = head;
+        // Live runs already held up to head are covered by the board the clients refetch.
+        return;
+      } catch (err) {
+        this.opts.log.warn({ err: (err as Error).message }, 'reset: cannot read the head seq');
+        if (i >= attempts) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
   }
 
@@ -186,7 +250,7 @@ export class Fanout {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.flush();
   }
 }

@@ -26,7 +26,19 @@ try {
   throw err;
 }
 const log = createLogger(config.logLevel);
-const server = await startServer(config, log, [historyExtension(config)]);
+let server;
+try {
+  server = await startServer(config, log, [historyExtension(config)]);
+} catch (err) {
+  // Typed startup errors (a corrupt placement log, …) say what to do; they end the process once, clearly.
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    log.fatal({ err, code }, 'cannot start');
+    console.error(`tessera: cannot start: ${(err as Error).constructor.name} (${code}): ${(err as Error).message}`);
+    process.exit(4);
+  }
+  throw err;
+}
 console.log(`Tessera is running: open http://localhost:${server.port}/`);
 
 let exiting = false;

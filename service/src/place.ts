@@ -3,6 +3,13 @@ import type { Context } from './context.js';
 import type { PixelInput } from './wire/messages.js';
 import { ApiError } from './wire/errors.js';
 
+const UNAVAILABLE_KIND: Record<string, string> = { history_backlog_full: 'backlog', fenced: 'fenced' };
+const UNAVAILABLE_MESSAGE: Record<string, string> = {
+  history_backlog_full: 'history is catching up; try again shortly',
+  fenced: 'placements are stopped: the canvas store lost its most recent placements and is being restored (no seq is ever given out twice); try again later',
+  starting: 'the canvas store is not ready yet; try again',
+};
+
 export interface Placed {
   seq: number;
   nextPlacementAt: number;
@@ -11,18 +18,22 @@ export interface Placed {
 /** Places a validated pixel for a user; throws ApiError (cooldown, banned, unavailable) when refused. */
 export async function placePixel(ctx: Context, userId: string, pixel: PixelInput): Promise<Placed> {
   ctx.lifecycle.inFlight++;
+  const started = process.hrtime.bigint();
   try {
     const r = await ctx.store.place({ ...pixel, userId });
     if (r.ok) {
       ctx.metrics.placements.inc();
+      ctx.metrics.placementLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
       return { seq: r.seq, nextPlacementAt: r.nextPlacementAt };
     }
-    ctx.metrics.rejections.inc({ reason: r.error === 'unavailable' ? `unavailable_${r.reason === 'history_backlog_full' ? 'backlog' : 'store'}` : r.error });
+    ctx.metrics.rejections.inc({ reason: r.error === 'unavailable' ? `unavailable_${UNAVAILABLE_KIND[r.reason] ?? 'store'}` : r.error });
+    // Any other unavailable reason from the Redis store is the error or timeout of its placement call.
+    if (r.error === 'unavailable' && ctx.config.redisUrl && !Object.hasOwn(UNAVAILABLE_MESSAGE, r.reason)) ctx.metrics.redisErrors.inc({ op: 'place' });
     if (r.error === 'cooldown') {
       throw new ApiError('cooldown', `wait ${Math.ceil(r.retryAfterMs / 1000)} s before placing again`, { retryAfterMs: r.retryAfterMs });
     }
     if (r.error === 'banned') throw new ApiError('banned', 'this account may not place pixels');
-    throw new ApiError('unavailable', r.reason === 'history_backlog_full' ? 'history is catching up; try again shortly' : 'the canvas store is unreachable; try again');
+    throw new ApiError('unavailable', UNAVAILABLE_MESSAGE[r.reason] ?? 'the canvas store is unreachable; try again');
   } finally {
     ctx.lifecycle.inFlight--;
   }

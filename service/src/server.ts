@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import type { Context, PixelHistory } from './context.js';
 import { Fanout } from './fanout.js';
 import { registerAdmin } from './http/admin.js';
+import { EmfEmitter } from './emf.js';
 import { registerBoard } from './http/board.js';
 import { registerHealth } from './http/health.js';
 import { registerPixel } from './http/pixel.js';
@@ -54,6 +55,7 @@ export function createStore(config: Config, log: Logger, metrics: Metrics): Canv
     height: config.height,
     cooldownMs: config.cooldownMs,
     retentionMs: config.streamRetentionMs,
+    snapshotIntervalMs: config.snapshotIntervalMs,
     log: log.child({ component: 'embedded' }),
   });
 }
@@ -69,7 +71,17 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
 
   const app = uws.App();
   const sockets = new Set<WebSocket<SocketData>>();
-  const fanout = new Fanout({ store, publisher: app, width: config.width, intervalMs: config.batchIntervalMs, log: log.child({ component: 'fanout' }), metrics });
+  const fanout = new Fanout({
+    store,
+    publisher: app,
+    width: config.width,
+    intervalMs: config.batchIntervalMs,
+    maxIntervalMs: config.frameIntervalMaxMs,
+    frameBudget: config.fanoutFrameBudget,
+    watchers: () => sockets.size,
+    log: log.child({ component: 'fanout' }),
+    metrics,
+  });
   const ctx: Context = {
     config,
     store,
@@ -100,6 +112,8 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
   });
   const port = uws.us_socket_local_port(listenSocket);
   log.info({ port, store: config.redisUrl ? 'redis' : 'embedded', ...runtime, width: config.width, height: config.height }, 'tessera listening');
+  const emf = config.emfIntervalMs > 0 ? new EmfEmitter({ registry: metrics.registry, intervalMs: config.emfIntervalMs, canvasId: config.canvasId, log }) : undefined;
+  await emf?.start();
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -111,6 +125,8 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
       const deadline = Date.now() + 3000;
       while (ctx.lifecycle.inFlight > 0 && Date.now() < deadline) await sleep(10);
       fanout.stop();
+      // The last, partial interval, while the watchers are still connected.
+      await emf?.stop();
       for (const ws of [...sockets]) ws.end(GOING_AWAY, 'server going away');
       for (const ext of extensions) await ext.stop?.();
       await store.close();

@@ -8,6 +8,8 @@ t.test('defaults', async (t) => {
   t.equal(c.width, 1000);
   t.equal(c.height, 1000);
   t.equal(c.cooldownMs, 300_000);
+  t.equal(c.hiddenGraceMs, 60_000);
+  t.equal(loadConfig({ DATA_DIR: c.dataDir, HIDDEN_GRACE_MS: '0' }).hiddenGraceMs, 0, 'HIDDEN_GRACE_MS=0: never pause');
   t.equal(c.redisUrl, undefined);
   t.ok(c.sessionSecret.length >= 32, 'embedded mode makes and keeps its own secret');
   t.same(loadConfig({ DATA_DIR: c.dataDir }).sessionSecret, c.sessionSecret, 'the same secret after a restart');
@@ -25,6 +27,7 @@ t.test('bad values are refused with a clear message', async (t) => {
     [{ SESSION_SECRET: 'short' }, /at least 32 bytes/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ BATCH_INTERVAL_MS: '100' }, /BATCH_INTERVAL_MS/],
+    [{ HIDDEN_GRACE_MS: '-1' }, /HIDDEN_GRACE_MS must be between/],
   ];
   for (const [env, re] of cases) {
     t.throws(() => loadConfig({ DATA_DIR: testEnv().DATA_DIR, ...env }), re, JSON.stringify(env));

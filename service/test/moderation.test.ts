@@ -56,9 +56,15 @@ async function rollbackScenario(t: Test, env: Record<string, string>) {
   for (let x = 0; x < 6; x++) t.equal((await put(s.base, good.token, { x, y: 0, color: 5 })).status, 200);
   const from = Date.now();
   for (let x = 2; x < 8; x++) await put(s.base, vandal.token, { x, y: 0, color: 3 });
-  await put(s.base, other.token, { x: 3, y: 0, color: 9 });
-  await new Promise((r) => setTimeout(r, 1500)); // let the history writer catch up (Redis + DynamoDB)
-  const listener = await listen(s.base.replace('http', 'ws') + '/ws');
+  const last = (await put(s.base, other.token, { x: 3, y: 0, color: 9 })).body.seq as number;
+  // Rollback reads the history: wait until the writer has it all (Redis + DynamoDB), however loaded the box.
+  for (let i = 0; i < 200; i++) {
+    const h = await fetch(`${s.base}/api/pixel?x=3&y=0`);
+    if (h.status === 200 && ((await h.json()) as { seq: number }).seq === last) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // From the last placement on: the listener must see exactly the rollback's placements.
+  const listener = await listen(s.base.replace('http', 'ws') + `/ws?since=${last}`, { after: last });
   t.teardown(() => listener.close());
   const res = await admin(s.base, 'rollback', { userId: vandal.userId, from, to: Date.now() });
   t.equal(res.status, 200, JSON.stringify(res.body));

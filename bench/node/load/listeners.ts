@@ -1,6 +1,7 @@
 // A child process holding many listening WebSockets (raw client), forked by the benchmark with IPC.
 // It checks each socket's seqs (gap-free, no duplicates) and, for placements whose pixel encodes their
 // due time (requests.ts clockEntry), fills a latency histogram of placement → frame arrival.
+import { decodeFrame } from '../../../service/src/wire/frames.js';
 import { Histogram } from '../stats.js';
 import { clockAge, wallNow } from './requests.js';
 import { RawWs } from './ws-client.js';
@@ -52,8 +53,11 @@ function onFrame(s: Sock, f: Buffer): void {
   s.last = Math.max(s.last, first + count - 1);
   s.entries += count;
   if (clock) {
+    // Only the latency needs the entries (their order does not matter here); the seqs come from the header.
     const now = wallNow();
-    for (let i = 0; i < count; i++) hist.add(clockAge(f.readUInt32LE(7 + i * 4), now));
+    const frame = decodeFrame(f);
+    if (!frame) throw new Error(`undecodable frame of ${f.length} bytes (first seq ${first})`);
+    for (let i = 0; i < frame.entries.length; i++) hist.add(clockAge(frame.entries[i], now));
   }
 }
 

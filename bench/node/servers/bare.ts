@@ -7,6 +7,7 @@
 import uws from 'uWebSockets.js';
 import { Redis } from 'ioredis';
 import { Tokens, tokenFrom } from '../../../service/src/auth/token.js';
+import { encodeFrames } from '../../../service/src/wire/frames.js';
 import { parsePixelBody } from '../../../service/src/wire/messages.js';
 import { KEYS, placeGroup, scriptRedis } from '../lua.js';
 
@@ -51,26 +52,20 @@ if (modes.has('fanout')) {
       ws.subscribe('updates');
     },
   });
-  // Messages are "<first seq u32><entry u32>…" (place.lua): the frame is a 7-byte header plus those entries.
+  // Messages are "<first seq u32><entry u32>…" (place.lua); frames are Tessera's own (wire/frames.ts), so the
+  // ceiling pays for the same encoding and sends the same bytes as the fan-out it is compared with.
   const sub = new Redis(redisUrl);
   let first = 0;
-  let parts: Buffer[] = [];
-  let count = 0;
+  let entries: number[] = [];
   sub.on('messageBuffer', (_ch: Buffer, msg: Buffer) => {
-    if (count === 0) first = msg.readUInt32LE(0);
-    parts.push(msg.subarray(4));
-    count += (msg.length - 4) / 4;
+    if (entries.length === 0) first = msg.readUInt32LE(0);
+    for (let off = 4; off + 4 <= msg.length; off += 4) entries.push(msg.readUInt32LE(off));
   });
   setInterval(() => {
-    if (count === 0) return;
-    const head = Buffer.alloc(7);
-    head[0] = 1;
-    head.writeUInt32LE(first, 1);
-    head.writeUInt16LE(count, 5);
-    const frame = Buffer.concat([head, ...parts]);
-    parts = [];
-    count = 0;
-    app.publish('updates', frame, true);
+    if (entries.length === 0) return;
+    const frames = encodeFrames(first, entries);
+    entries = [];
+    for (const frame of frames) app.publish('updates', frame, true);
   }, 50);
   await sub.subscribe(KEYS.channel);
 }

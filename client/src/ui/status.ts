@@ -1,4 +1,4 @@
-// The small connection indicator in the top bar.
+// The small connection indicator in the top bar, with how often live updates arrive.
 import type { ConnectionState } from '../net.js';
 
 const LABELS: Record<ConnectionState, string> = {
@@ -6,10 +6,13 @@ const LABELS: Record<ConnectionState, string> = {
   live: 'Live',
   reconnecting: 'Reconnecting',
   offline: 'Offline',
+  paused: 'Paused (tab hidden)',
 };
 
 export class StatusChip {
   state: ConnectionState = 'connecting';
+  /** The server's frame interval ({"t":"pace"}), once told. */
+  private paceMs: number | null = null;
   private readonly label: HTMLElement;
   private readonly detail: HTMLElement;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -35,6 +38,25 @@ export class StatusChip {
       tick();
       this.timer = setInterval(tick, 250);
     }
-    this.root.title = state === 'live' ? 'Connected: you see every pixel as it is placed' : LABELS[state];
+    this.showPace();
+  }
+
+  /** The container's frame interval changed (or we joined one): updates arrive at most this often. */
+  setPace(intervalMs: number): void {
+    this.paceMs = intervalMs;
+    this.showPace();
+  }
+
+  private showPace(): void {
+    const live = this.state === 'live';
+    const pace = live && this.paceMs !== null ? `updates every ${this.paceMs} ms` : null;
+    if (live && pace) {
+      // Narrow screens show just " · 250 ms" (styles.css hides the words).
+      const words = document.createElement('span');
+      words.className = 'status-long';
+      words.textContent = 'updates every ';
+      this.detail.replaceChildren(' · ', words, `${this.paceMs} ms`);
+    } else if (live) this.detail.textContent = '';
+    this.root.title = live ? `Connected: you see every pixel as it is placed${pace ? ` (${pace})` : ''}` : LABELS[this.state];
   }
 }

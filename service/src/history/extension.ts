@@ -15,6 +15,7 @@ import { createDynamoClient } from './dynamo.js';
 import { DynamoPixelHistory } from './dynamo-pixels.js';
 import { LocalPixelIndex } from './local-index.js';
 import { HistoryMetrics } from './metrics.js';
+import { provableSkip, TailRestorer } from './tail-restore.js';
 import { HistoryWriter } from './writer.js';
 
 /**
@@ -75,8 +76,29 @@ export function historyExtension(config: Config): Extension {
           claimIdleMs: config.historyClaimIdleMs,
           log,
           metrics,
+          // A seq DynamoDB holds with another placement was given out twice: stop every container placing.
+          onConflict: (c) => void store.fence.trip('history_conflict', { seq: Number(c.item.seq?.N) }).catch(() => undefined),
         });
         writer.start();
+        if (config.autoRestoreDelayMs > 0) {
+          const restorer = new TailRestorer({
+            redis: store.redis,
+            keys: store.keys,
+            group: HISTORY_GROUP,
+            dynamo: reads,
+            table,
+            width: config.width,
+            skip: provableSkip(config.historyBacklogMax),
+            delayMs: config.autoRestoreDelayMs,
+            id: consumerName(),
+            log,
+            metrics,
+          });
+          store.fence.onTripped(() => restorer.arm());
+          // Tripped before this extension started (a container that starts into a fence).
+          if (store.fence.status) restorer.arm();
+          stops.unshift(() => restorer.stop());
+        }
         handle.target = new DynamoPixelHistory(reads, table);
         stops.push(async () => {
           await writer.stop();

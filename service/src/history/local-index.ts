@@ -1,55 +1,13 @@
-// The history in embedded mode: placements.log (the store's durable NDJSON log) is the history.
+// The history in embedded mode: placements.log (the store's durable log, store/placement-log.ts) is the history.
 // GET /api/pixel is served from an in-memory index — the log read once at start, then every accepted
 // placement — that keeps the newest MAX_DEPTH placements per pixel, since no request can ask for more
 // (memory: pixels touched × MAX_DEPTH). The rarer user and time-range questions (moderation) read the log.
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import type { PixelHistory } from '../context.js';
 import type { Logger } from '../log.js';
+import { readPlacements } from '../store/placement-log.js';
 import type { Placement } from '../store/store.js';
 
 export const MAX_DEPTH = 50;
-const CHUNK = 8 << 20;
-
-/** Calls fn for every readable placement line of the log, synchronously; returns the count of unreadable lines. */
-export function readLog(logPath: string, fn: (p: Placement) => void): number {
-  if (!existsSync(logPath)) return 0;
-  let skipped = 0;
-  const line = (text: string) => {
-    let p: Placement;
-    try {
-      p = JSON.parse(text) as Placement;
-    } catch {
-      skipped++;
-      return;
-    }
-    if (Number.isInteger(p?.seq) && Number.isInteger(p.x) && Number.isInteger(p.y)) fn(p);
-    else skipped++;
-  };
-  const fd = openSync(logPath, 'r');
-  try {
-    const buf = Buffer.alloc(CHUNK);
-    // Bytes, not text: a chunk may end inside a multi-byte character of a user id.
-    let carry = Buffer.alloc(0);
-    for (let position = 0; ; ) {
-      const n = readSync(fd, buf, 0, CHUNK, position);
-      if (n === 0) break;
-      position += n;
-      let start = 0;
-      for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < n; nl = buf.indexOf(10, start)) {
-        const text = (carry.length ? Buffer.concat([carry, buf.subarray(start, nl)]) : buf.subarray(start, nl)).toString('utf8');
-        carry = Buffer.alloc(0);
-        if (text) line(text);
-        start = nl + 1;
-      }
-      carry = Buffer.concat([carry, buf.subarray(start, n)]); // a copy: buf is reused
-    }
-    // A torn last line is a placement that was never acknowledged (see EmbeddedStore.load).
-    if (carry.length) line(carry.toString('utf8'));
-  } finally {
-    closeSync(fd);
-  }
-  return skipped;
-}
 
 export class LocalPixelIndex implements PixelHistory {
   /** pixel index → its placements, oldest first, at most MAX_DEPTH */
@@ -68,11 +26,11 @@ export class LocalPixelIndex implements PixelHistory {
   load(log: Logger): void {
     const started = Date.now();
     let count = 0;
-    const skipped = readLog(this.logPath, (p) => {
+    const tornBytes = readPlacements(this.logPath, (p) => {
       count++;
       this.add(p);
     });
-    log.info({ placements: count, skipped, pixels: this.pixels.size, ms: Date.now() - started }, 'pixel history indexed from placements.log');
+    log.info({ placements: count, tornBytes, pixels: this.pixels.size, ms: Date.now() - started }, 'pixel history indexed from placements.log');
   }
 
   add(p: Placement): void {
@@ -103,7 +61,7 @@ export class LocalPixelIndex implements PixelHistory {
   /** Oldest first: the log is in seq order. */
   private scan(keep: (p: Placement) => boolean): Placement[] {
     const out: Placement[] = [];
-    readLog(this.logPath, (p) => {
+    readPlacements(this.logPath, (p) => {
       if (keep(p)) out.push(p);
     });
     return out;

@@ -9,6 +9,8 @@ export class HistoryMetrics {
   readonly retries: Counter<'reason'>;
   readonly claimed: Counter;
   readonly trimmed: Counter;
+  readonly conflicts: Counter;
+  readonly tailRestores: Counter<'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -36,5 +38,16 @@ export class HistoryMetrics {
     });
     this.claimed = new Counter({ name: 'tessera_history_claimed_total', help: 'Stream entries this container claimed from a consumer that went quiet (XAUTOCLAIM)', registers });
     this.trimmed = new Counter({ name: 'tessera_stream_trimmed_total', help: 'Stream entries removed by this container’s trimmer', registers });
+    this.conflicts = new Counter({
+      name: 'tessera_history_conflicts_total',
+      help: 'History writes refused because DynamoDB already holds another placement under the same pixel and seq (a seq given out twice): the first is kept',
+      registers,
+    });
+    this.tailRestores = new Counter({
+      name: 'tessera_history_tail_restores_total',
+      help: 'Automatic restores of placements Redis lost, from the history (done, declined: left to ops:rebuild)',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
   }
 }

@@ -2,14 +2,19 @@
 // An entry is acknowledged only after DynamoDB has it; until then it sits in this consumer's pending list,
 // and if this container dies another one claims it (XAUTOCLAIM) after claimIdleMs and writes it again —
 // harmless, since the item key is a function of the placement (a retry overwrites the same item identically).
+// Where an item may already be in DynamoDB — claimed entries, and entries handed out again after Redis went back
+// in time — the write is conditional (guarded-write.ts): a different placement under the same key is kept, and
+// the conflict is logged, counted and reported (it stops placements: store/fence.ts).
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import { parseEntry, redisOptions } from '../store/redis.js';
+import { seqOf } from './stream-state.js';
 import { backoffDelay, MAX_BATCH, writeBatch } from './batch-write.js';
 import { ensureGroup, forgetIdleConsumers } from './consumers.js';
 import { ensureTable } from './dynamo.js';
-import { isWellFormed, toItem, type Item } from './items.js';
+import { writeGuarded, type Conflict } from './guarded-write.js';
+import { fromItem, isWellFormed, toItem, type Item } from './items.js';
 import type { HistoryMetrics } from './metrics.js';
 import { FailureStreak } from './streak.js';
 
@@ -33,6 +38,8 @@ export interface WriterOptions {
   blockMs?: number;
   /** How long stop() lets in-flight batches finish before leaving them to other containers. */
   stopGraceMs?: number;
+  /** A seq DynamoDB already holds with another placement at the same pixel: a seq was given out twice. */
+  onConflict?(conflict: Conflict): void;
 }
 
 type Entry = [id: string, fields: string[]];
@@ -40,6 +47,8 @@ type Entry = [id: string, fields: string[]];
 interface Batch {
   ids: string[];
   items: Item[];
+  /** conditional writes: the items may already be in DynamoDB */
+  guarded: boolean;
   startedAt: number;
   done?: Promise<void>;
 }
@@ -55,6 +64,8 @@ export class HistoryWriter {
   private readonly inFlight = new Set<Batch>();
   private readonly inFlightIds = new Set<string>();
   private wake: (() => void)[] = [];
+  /** The highest seq this writer was handed as new ('>'): one at or below it again means Redis went back in time. */
+  private highestRead = 0;
   private stopping = false;
   private abandoned = false;
   private main: Promise<void> | undefined;
@@ -115,7 +126,9 @@ export class HistoryWriter {
         await sleep(backoffDelay(attempt++));
         continue;
       }
-      this.dispatch(entries);
+      const seen = this.highestRead;
+      for (const [id] of entries) this.highestRead = Math.max(this.highestRead, seqOf(id));
+      this.dispatch(entries, ([id]) => seqOf(id) <= seen);
       if (entries.length < MAX_BATCH) await sleep(opts.lingerMs ?? 50);
     }
   }
@@ -139,7 +152,7 @@ export class HistoryWriter {
           cursor = next;
           // Entries deleted meanwhile come back empty; Redis drops them from the pending list itself.
           const live = entries.filter((e): e is Entry => Array.isArray(e) && Array.isArray(e[1]));
-          claimed += this.dispatch(live);
+          claimed += this.dispatch(live, () => true);
         } while (cursor !== '0-0');
         if (claimed > 0) {
           opts.metrics.claimed.inc(claimed);
@@ -157,11 +170,17 @@ export class HistoryWriter {
   }
 
   /** Splits entries into batches of ≤ 25 and starts writing them; returns how many entries were taken. */
-  private dispatch(entries: Entry[]): number {
+  private dispatch(entries: Entry[], mayExist: (e: Entry) => boolean): number {
     const fresh = entries.filter(([id]) => !this.inFlightIds.has(id));
-    for (let i = 0; i < fresh.length; i += MAX_BATCH) {
-      const batch: Batch = { ids: [], items: [], startedAt: Date.now() };
-      for (const [id, fields] of fresh.slice(i, i + MAX_BATCH)) {
+    this.startBatches(fresh.filter((e) => !mayExist(e)), false);
+    this.startBatches(fresh.filter(mayExist), true);
+    return fresh.length;
+  }
+
+  private startBatches(entries: Entry[], guarded: boolean): void {
+    for (let i = 0; i < entries.length; i += MAX_BATCH) {
+      const batch: Batch = { ids: [], items: [], guarded, startedAt: Date.now() };
+      for (const [id, fields] of entries.slice(i, i + MAX_BATCH)) {
         const p = parseEntry(id, fields);
         batch.ids.push(id);
         this.inFlightIds.add(id);
@@ -178,22 +197,27 @@ export class HistoryWriter {
         for (const f of w) f();
       });
     }
-    return fresh.length;
   }
 
   private async process(batch: Batch): Promise<void> {
     const { opts } = this;
-    const written =
-      batch.items.length === 0 ||
-      (await writeBatch(opts.dynamo, opts.table, batch.items, {
-        abandoned: () => this.abandoned,
-        onRetry: (reason, d) => {
-          opts.metrics.retries.inc({ reason });
-          if (reason === 'error') this.dynamoStreak.fail(d.err, { table: opts.table, items: d.items, attempt: d.attempt });
-          else this.throttleStreak.fail(`${d.items} items unprocessed`, { table: opts.table, attempt: d.attempt });
-        },
-        onSuccess: () => this.dynamoStreak.ok({ table: opts.table }),
-      }));
+    const writeOpts = {
+      abandoned: () => this.abandoned,
+      onRetry: (reason: 'unprocessed' | 'error', d: { items: number; attempt: number; err?: unknown }) => {
+        opts.metrics.retries.inc({ reason });
+        if (reason === 'error') this.dynamoStreak.fail(d.err, { table: opts.table, items: d.items, attempt: d.attempt });
+        else this.throttleStreak.fail(`${d.items} items unprocessed`, { table: opts.table, attempt: d.attempt });
+      },
+      onSuccess: () => this.dynamoStreak.ok({ table: opts.table }),
+    };
+    let written = batch.items.length === 0;
+    if (!written && batch.guarded) {
+      const out = await writeGuarded(opts.dynamo, opts.table, batch.items, writeOpts);
+      for (const c of out.conflicts) this.conflict(c);
+      written = out.written;
+    } else if (!written) {
+      written = await writeBatch(opts.dynamo, opts.table, batch.items, writeOpts);
+    }
     // Abandoned at shutdown: the entries stay pending and another container claims them.
     if (!written) return;
     this.throttleStreak.ok({ table: opts.table });
@@ -204,6 +228,17 @@ export class HistoryWriter {
       // Still pending: claimed again after claimIdleMs and rewritten identically. Nothing is lost.
       if (!this.abandoned) this.redisStreak.fail(err, { op: 'xack', entries: batch.ids.length });
     }
+  }
+
+  /** Kept, not overwritten: the entry is acknowledged (retrying could never succeed) and the seq fence told. */
+  private conflict(c: Conflict): void {
+    const incoming = fromItem(c.item);
+    this.opts.metrics.conflicts.inc();
+    this.opts.log.error(
+      { seq: incoming.seq, incoming, existing: c.existing ? fromItem(c.existing) : undefined },
+      'history conflict: DynamoDB already holds another placement under this pixel and seq (a seq was given out twice); kept the first',
+    );
+    this.opts.onConflict?.(c);
   }
 
   /** Resets the idle time of batches still being retried, so other containers do not claim live work. */

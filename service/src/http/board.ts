@@ -11,6 +11,7 @@ export function registerBoard(app: TemplatedApp, ctx: Context): void {
     height: ctx.config.height,
     palette: PALETTE,
     cooldownMs: ctx.config.cooldownMs,
+    hiddenGraceMs: ctx.config.hiddenGraceMs,
   });
   app.get('/api/config', (res, req) => {
     const a = admit(ctx, res, req);

@@ -9,7 +9,14 @@ export function registerHealth(app: TemplatedApp, ctx: Context): void {
   app.get('/readyz', (res) => {
     const reply = track(res);
     const ready = !ctx.lifecycle.draining && ctx.store.ready();
-    sendJson(reply, ready ? 200 : 503, { ready, draining: ctx.lifecycle.draining, store: ctx.store.ready() });
+    const fenced = ctx.store.fenced?.();
+    sendJson(reply, ready ? 200 : 503, {
+      ready,
+      draining: ctx.lifecycle.draining,
+      store: ctx.store.ready(),
+      // The seq fence: Redis lost acknowledged placements; no placement until the canvas is restored.
+      ...(fenced ? { fenced: { ...fenced, message: 'Redis went back in time: placements stop until the canvas is restored (ops:rebuild or the automatic tail restore)' } } : {}),
+    });
   });
 
   app.get('/metrics', (res) => {

@@ -1,9 +1,15 @@
 // The embedded store: the same behaviour as Redis, in this process, persisted under DATA_DIR.
-// placements.log (NDJSON, append-only) is the durable record; snapshot.bin lets a restart skip most of it.
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+// placements.log (checksummed records, append-only: placement-log.ts) is the durable record and the history;
+// snapshot.bin lets a restart skip most of it. When the log reaches the disk: log-sync.ts.
+import { appendFileSync, closeSync, existsSync, ftruncateSync, mkdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
+import { writeFileAtomicSync } from './atomic-file.js';
 import { PlaceBatcher, type Pending } from './batcher.js';
+import { recoverLog } from './log-recovery.js';
+import { LogSync } from './log-sync.js';
+import { encodeRecords, readBackwards } from './placement-log.js';
+import { readSnapshot, writeSnapshot } from './snapshot.js';
 import type { BoardSnapshot, CanvasStore, ModerationRecord, Placement, PlaceRequest, PlaceResult, Run, SinceResult } from './store.js';
 import { boardBytes, pixelIndex } from './store.js';
 
@@ -16,12 +22,13 @@ export interface EmbeddedStoreOptions {
   log: Logger;
   /** How often the board snapshot is rewritten when it changed. */
   snapshotIntervalMs?: number;
+  /** How often placements.log is fdatasync'ed: at most this much is lost to a power loss. */
+  syncIntervalMs?: number;
 }
-
-const SNAPSHOT_MAGIC = 0x31525354; // "TSR1"
-const HEADER = 32;
 /** Upper bound on the resume window, whatever the retention says, to bound memory. */
 const MAX_RECENT = 2_000_000;
+/** Wall clocks step: cooldowns are restored from a minute further back than the cooldown. */
+const CLOCK_SLACK_MS = 60_000;
 
 export class EmbeddedStore implements CanvasStore {
   readonly logPath: string;
@@ -31,7 +38,13 @@ export class EmbeddedStore implements CanvasStore {
   private pixels = Buffer.alloc(0);
   private seq = 0;
   private snapshotSeq = 0;
-  private logFd: number;
+  private snapshotting: Promise<void> | undefined;
+  private readonly logFd: number;
+  /** Where the next record is written: the end of the last whole one. */
+  private logEnd: number;
+  private readonly logSync: LogSync;
+  /** Set when a failed write could not be undone: a later write could land after a partial record. */
+  private broken: string | undefined;
   private readonly cooldowns = new Map<string, number>();
   private recent: Placement[] = [];
   private recentStart = 0;
@@ -47,63 +60,51 @@ export class EmbeddedStore implements CanvasStore {
     this.snapshotPath = join(opts.dataDir, 'snapshot.bin');
     this.bansPath = join(opts.dataDir, 'bans.json');
     this.bans = new Set(existsSync(this.bansPath) ? (JSON.parse(readFileSync(this.bansPath, 'utf8')) as string[]) : []);
-    this.load();
-    this.logFd = openSync(this.logPath, 'a');
+    const size = boardBytes(opts.width, opts.height);
+    const snapshot = readSnapshot(this.snapshotPath, opts.width, opts.height, size, opts.log);
+    this.pixels = snapshot ? Buffer.from(snapshot.pixels) : Buffer.alloc(size);
+    this.seq = snapshot?.seq ?? 0;
+    const cutoff = Date.now() - opts.retentionMs;
+    const log = recoverLog({
+      path: this.logPath,
+      snapshot,
+      apply: (p) => {
+        this.apply(p);
+        if (p.placedAt >= cutoff) this.remember(p);
+      },
+      log: opts.log,
+    });
+    this.logFd = log.fd;
+    this.logEnd = log.end;
+    this.seq = Math.max(this.seq, log.lastSeq);
+    this.restoreCooldowns(log.end);
+    // A snapshot that is missing or does not line up is written at the first chance, so the next start need not replay everything.
+    this.snapshotSeq = log.snapshotLined ? snapshot!.seq : this.seq > 0 ? -1 : 0;
+    this.logSync = new LogSync(this.logFd, this.logEnd, opts.syncIntervalMs ?? 1000, opts.log);
+    opts.log.info({ seq: this.seq, logBytes: this.logEnd, dataDir: opts.dataDir }, 'embedded canvas loaded');
     this.batcher = new PlaceBatcher(async (batch) => this.placeBatch(batch), 1000);
     this.timer = setInterval(() => this.maintain(), opts.snapshotIntervalMs ?? 5000);
     this.timer.unref();
   }
 
-  /** Restores the board and seq: the snapshot, then every logged placement after it. */
-  private load(): void {
-    const size = boardBytes(this.opts.width, this.opts.height);
-    this.pixels = Buffer.alloc(size);
-    let offset = 0;
-    if (existsSync(this.snapshotPath)) {
-      const snap = readFileSync(this.snapshotPath);
-      const w = snap.readUInt32LE(4);
-      const h = snap.readUInt32LE(8);
-      if (snap.readUInt32LE(0) !== SNAPSHOT_MAGIC || snap.length !== HEADER + size || w !== this.opts.width || h !== this.opts.height) {
-        throw new Error(`${this.snapshotPath} is for a ${w}×${h} canvas, not ${this.opts.width}×${this.opts.height}; move DATA_DIR aside or fix CANVAS_WIDTH/HEIGHT`);
-      }
-      this.seq = Number(snap.readBigUInt64LE(12));
-      offset = Number(snap.readBigUInt64LE(20));
-      snap.copy(this.pixels, 0, HEADER);
-    }
-    this.snapshotSeq = this.seq;
-    if (!existsSync(this.logPath)) return;
-    const fd = openSync(this.logPath, 'r');
-    try {
-      const length = fstatSync(fd).size;
-      if (offset > length) offset = 0;
-      const tail = Buffer.alloc(length - offset);
-      readSync(fd, tail, 0, tail.length, offset);
-      const cutoff = Date.now() - this.opts.retentionMs;
-      for (const line of tail.toString('utf8').split('\n')) {
-        if (!line) continue;
-        let p: Placement;
-        try {
-          p = JSON.parse(line) as Placement;
-        } catch {
-          // A torn last line from a crash mid-write: that placement was never acknowledged.
-          this.opts.log.warn({ line: line.slice(0, 80) }, 'skipping unreadable line in placements.log');
-          continue;
-        }
-        if (p.seq <= this.seq) continue;
-        this.apply(p);
-        if (p.placedAt >= cutoff) this.remember(p);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    this.opts.log.info({ seq: this.seq, dataDir: this.opts.dataDir }, 'embedded canvas loaded');
+  /** A restart must not let everyone place again at once: the log's recent placements still hold their users back. */
+  private restoreCooldowns(end: number): void {
+    const { cooldownMs } = this.opts;
+    if (cooldownMs <= 0) return;
+    const now = Date.now();
+    readBackwards(this.logPath, this.logFd, end, (p) => {
+      const until = p.placedAt + cooldownMs;
+      if (until > now && !this.cooldowns.has(p.userId)) this.cooldowns.set(p.userId, until);
+      return until + CLOCK_SLACK_MS > now;
+    });
   }
 
   private apply(p: Placement): void {
     const i = pixelIndex(p.x, p.y, this.opts.width);
     const byte = i >> 1;
     this.pixels[byte] = i % 2 === 0 ? (this.pixels[byte] & 0x0f) | (p.color << 4) : (this.pixels[byte] & 0xf0) | p.color;
-    this.seq = p.seq;
+    // Logs converted from the old format may repeat a seq (the bug that format had); never step back.
+    if (p.seq > this.seq) this.seq = p.seq;
   }
 
   private remember(p: Placement): void {
@@ -117,26 +118,39 @@ export class EmbeddedStore implements CanvasStore {
   }
 
   private placeBatch(batch: Pending[]): PlaceResult[] {
+    if (this.broken || this.logSync.failure) return batch.map(() => ({ ok: false, error: 'unavailable', reason: 'disk' }));
     const now = Date.now();
     const accepted: Placement[] = [];
+    const previous = new Map<string, number | undefined>();
     const results = batch.map(({ req, cooldownMs }): PlaceResult => {
       if (this.bans.has(req.userId)) return { ok: false, error: 'banned' };
       const until = this.cooldowns.get(req.userId) ?? 0;
       if (cooldownMs > 0 && until > now) return { ok: false, error: 'cooldown', retryAfterMs: until - now };
-      if (cooldownMs > 0) this.cooldowns.set(req.userId, now + cooldownMs);
+      if (cooldownMs > 0) {
+        if (!previous.has(req.userId)) previous.set(req.userId, this.cooldowns.get(req.userId));
+        this.cooldowns.set(req.userId, now + cooldownMs);
+      }
       const p: Placement = { seq: this.seq + accepted.length + 1, x: req.x, y: req.y, color: req.color, userId: req.userId, placedAt: now };
       accepted.push(p);
       return { ok: true, seq: p.seq, nextPlacementAt: now + cooldownMs };
     });
     if (accepted.length === 0) return results;
+    const data = encodeRecords(accepted);
     try {
-      // Durable before anyone is told: one write per group.
-      writeSync(this.logFd, accepted.map((p) => JSON.stringify(p)).join('\n') + '\n');
+      // In the OS before anyone is told (survives a crash of this process): one write per group, at the end
+      // of the last whole record, so nothing is ever written after a partial one.
+      for (let done = 0; done < data.length; ) done += writeSync(this.logFd, data, done, data.length - done, this.logEnd + done);
     } catch (err) {
-      for (const { req } of batch) this.cooldowns.delete(req.userId);
+      for (const [user, until] of previous) {
+        if (until === undefined) this.cooldowns.delete(user);
+        else this.cooldowns.set(user, until);
+      }
       this.opts.log.error({ err: (err as Error).message }, 'cannot append to placements.log');
+      this.undoPartialWrite();
       return batch.map(() => ({ ok: false, error: 'unavailable', reason: 'disk' }));
     }
+    this.logEnd += data.length;
+    this.logSync.wrote(this.logEnd);
     const entries = new Uint32Array(accepted.length);
     accepted.forEach((p, i) => {
       this.apply(p);
@@ -147,6 +161,16 @@ export class EmbeddedStore implements CanvasStore {
     for (const l of this.listeners) l(run);
     for (const l of this.acceptedListeners) l(accepted);
     return results;
+  }
+
+  /** Cuts what a failed write left after the last whole record; if even that fails, no write is safe any more. */
+  private undoPartialWrite(): void {
+    try {
+      ftruncateSync(this.logFd, this.logEnd);
+    } catch (err) {
+      this.broken = `cannot cut a partial write from placements.log: ${(err as Error).message}`;
+      this.opts.log.error({ err: (err as Error).message }, 'placements.log may end in a partial record; refusing placements until a restart repairs it');
+    }
   }
 
   /** Every accepted placement in full (after it is in placements.log), e.g. for the local history index. */
@@ -178,7 +202,7 @@ export class EmbeddedStore implements CanvasStore {
   async setBanned(userId: string, banned: boolean): Promise<void> {
     if (banned) this.bans.add(userId);
     else this.bans.delete(userId);
-    writeAtomic(this.bansPath, Buffer.from(JSON.stringify([...this.bans])));
+    writeFileAtomicSync(this.bansPath, Buffer.from(JSON.stringify([...this.bans])));
   }
 
   async recordModeration(action: ModerationRecord): Promise<void> {
@@ -193,7 +217,7 @@ export class EmbeddedStore implements CanvasStore {
   }
 
   ready(): boolean {
-    return !this.closed;
+    return !this.closed && !this.broken && !this.logSync.failure;
   }
 
   /** Writes the snapshot when the board changed, and forgets what fell out of the resume window. */
@@ -207,18 +231,22 @@ export class EmbeddedStore implements CanvasStore {
       this.recent = this.recent.slice(drop);
       this.recentStart += drop;
     }
-    if (this.seq !== this.snapshotSeq) this.snapshot();
+    if (this.seq !== this.snapshotSeq && !this.snapshotting) {
+      this.snapshotting = this.snapshot()
+        .catch((err: Error) => this.opts.log.error({ err: err.message }, 'cannot write the board snapshot'))
+        .finally(() => (this.snapshotting = undefined));
+    }
   }
 
-  private snapshot(): void {
-    const header = Buffer.alloc(HEADER);
-    header.writeUInt32LE(SNAPSHOT_MAGIC, 0);
-    header.writeUInt32LE(this.opts.width, 4);
-    header.writeUInt32LE(this.opts.height, 8);
-    header.writeBigUInt64LE(BigInt(this.seq), 12);
-    header.writeBigUInt64LE(BigInt(fstatSync(this.logFd).size), 20);
-    writeAtomic(this.snapshotPath, Buffer.concat([header, this.pixels]));
-    this.snapshotSeq = this.seq;
+  /**
+   * The board, its seq and the log's end, taken together; the log is made durable up to there before the
+   * snapshot names it, so a snapshot never holds a placement the log could lose. Off the event loop.
+   */
+  private async snapshot(): Promise<void> {
+    const snap = { seq: this.seq, logOffset: this.logEnd, pixels: Buffer.from(this.pixels) };
+    await this.logSync.sync();
+    await writeSnapshot(this.snapshotPath, this.opts.width, this.opts.height, snap);
+    this.snapshotSeq = snap.seq;
   }
 
   async close(): Promise<void> {
@@ -226,12 +254,12 @@ export class EmbeddedStore implements CanvasStore {
     await this.batcher.drain();
     this.closed = true;
     clearInterval(this.timer);
-    this.snapshot();
-    closeSync(this.logFd);
+    try {
+      await this.snapshotting;
+      await this.logSync.stop();
+      if (this.seq !== this.snapshotSeq) await this.snapshot();
+    } finally {
+      closeSync(this.logFd);
+    }
   }
-}
-
-function writeAtomic(path: string, data: Buffer): void {
-  writeFileSync(path + '.tmp', data);
-  renameSync(path + '.tmp', path);
 }

@@ -1,19 +1,32 @@
 -- Places a group of pixels atomically, in order, as if one at a time.
--- KEYS[1] board  KEYS[2] seq  KEYS[3] stream  KEYS[4] bans  KEYS[4+i] cooldown key of placement i
--- ARGV: now, width, maxStreamLen, channel, n, then per placement: x, y, color, userId, cooldownMs
--- Returns {status, r1..rn}: status 1 = done, 2 = stream full (nothing written);
--- ri > 0 is the seq given to placement i, 0 = banned, < 0 = -(ms until the user may place again).
+-- KEYS[1] board  KEYS[2] seq  KEYS[3] stream  KEYS[4] bans  KEYS[4+i] cooldown key of placement i,
+--   then KEYS[5+n] epoch  KEYS[6+n] fence
+-- ARGV: now, width, maxStreamLen, channel, n, then per placement: x, y, color, userId, cooldownMs,
+--   then the caller's epoch and minSeq, the highest seq it has seen
+-- Returns {status, ...}; nothing is written unless status is 1:
+--   {1, r1..rn}: ri > 0 is the seq given to placement i, 0 = banned, < 0 = -(ms until the user may place again);
+--   {2}: the stream is full (the history is behind);
+--   {3, why, seq}: the seq fence (store/fence.ts) refuses: why 1 = the canvas epoch is missing or not the caller's,
+--   2 = the fence is up, 3 = the seq is below minSeq (Redis went back in time).
+-- The service always passes the fence keys; tools that feed this script directly (benchmarks, test load) may
+-- leave them out.
 local now = tonumber(ARGV[1])
 local width = tonumber(ARGV[2])
 local maxLen = tonumber(ARGV[3])
 local channel = ARGV[4]
 local n = tonumber(ARGV[5])
 
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+if #KEYS >= 6 + n then
+  if redis.call('GET', KEYS[5 + n]) ~= ARGV[6 + 5 * n] then return {3, 1, seq} end
+  if redis.call('EXISTS', KEYS[6 + n]) == 1 then return {3, 2, seq} end
+  if seq < tonumber(ARGV[7 + 5 * n]) then return {3, 3, seq} end
+end
+
 if maxLen > 0 and redis.call('XLEN', KEYS[3]) >= maxLen then
   return {2}
 end
 
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
 local first = seq + 1
 local out = {1}
 local ops = {}

@@ -1,9 +1,11 @@
 // The Redis store: the board is one string written with BITFIELD u4; one Lua script places a group of pixels.
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { PlaceBatcher } from './batcher.js';
+import { SeqFence, type FenceStatus } from './fence.js';
 import type { BoardSnapshot, CanvasStore, ModerationRecord, Placement, PlaceRequest, PlaceResult, Run, SinceResult } from './store.js';
 import { boardBytes } from './store.js';
 
@@ -22,6 +24,12 @@ export function canvasKeys(canvasId: string) {
     cooldownPrefix: `${tag}:cd:`,
     channel: `${tag}:updates`,
     moderation: `${tag}:moderation`,
+    /** A random id written when the canvas is created or restored (store/fence.ts). */
+    epoch: `${tag}:epoch`,
+    /** The seq fence: while this hash exists, place.lua refuses every placement. */
+    fence: `${tag}:fence`,
+    /** Held by whoever restores the canvas after a loss (ops:rebuild, history/tail-restore.ts). */
+    recovering: `${tag}:recovering`,
   };
 }
 export type CanvasKeys = ReturnType<typeof canvasKeys>;
@@ -42,6 +50,8 @@ export interface RedisStoreOptions {
   commandTimeoutMs: number;
   /** Placements are refused (unavailable) while the stream holds this many entries: history is behind. */
   maxStreamLength: number;
+  /** Names this container in the seq fence's hash and logs (default hostname-pid). */
+  containerId?: string;
   log: Logger;
   metrics: Metrics;
 }
@@ -61,6 +71,7 @@ export function redisOptions(commandTimeoutMs: number): RedisOptions {
 export class RedisStore implements CanvasStore {
   readonly keys: CanvasKeys;
   readonly redis: ScriptedRedis;
+  readonly fence: SeqFence;
   private readonly sub: Redis;
   private readonly batcher: PlaceBatcher;
   private subscribed = false;
@@ -75,6 +86,9 @@ export class RedisStore implements CanvasStore {
     // The subscriber has its own connection: a connection in subscribe mode can run nothing else.
     this.sub = new Redis(opts.url, { ...redisOptions(opts.commandTimeoutMs), autoResubscribe: false, commandTimeout: undefined });
     this.batcher = new PlaceBatcher((batch) => this.placeBatch(batch), 500);
+    this.fence = new SeqFence({ redis: this.redis, keys: this.keys, id: opts.containerId ?? `${hostname()}-${process.pid}`, log: opts.log, metrics: opts.metrics });
+    // Every reconnect is when a Redis that restarted or failed over shows what it kept.
+    this.redis.on('ready', () => void this.fence.check());
     for (const [name, conn] of [['command', this.redis], ['subscriber', this.sub]] as const) {
       conn.on('error', (err) => opts.log.warn({ err: err.message, connection: name }, 'redis connection error'));
       conn.on('close', () => {
@@ -89,6 +103,9 @@ export class RedisStore implements CanvasStore {
   /** Connects both connections; resolves even when Redis is down (the store reconnects by itself). */
   async connect(): Promise<void> {
     await Promise.allSettled([this.redis.connect(), this.sub.connect()]);
+    // No placement before the canvas epoch is known; if Redis is down now, the periodic check finds it later.
+    await this.fence.check();
+    this.fence.start();
   }
 
   place(req: PlaceRequest, cooldownMs = this.opts.cooldownMs): Promise<PlaceResult> {
@@ -96,6 +113,8 @@ export class RedisStore implements CanvasStore {
   }
 
   private async placeBatch(batch: { req: PlaceRequest; cooldownMs: number }[]): Promise<PlaceResult[]> {
+    const fence = this.fence.placing;
+    if (!fence) return batch.map(() => ({ ok: false, error: 'unavailable', reason: this.fence.status ? 'fenced' : 'starting' }));
     const now = Date.now();
     const k = this.keys;
     const keys: string[] = [k.board, k.seq, k.stream, k.bans];
@@ -104,6 +123,8 @@ export class RedisStore implements CanvasStore {
       keys.push(k.cooldownPrefix + req.userId);
       args.push(req.x, req.y, req.color, req.userId, cooldownMs);
     }
+    keys.push(k.epoch, k.fence);
+    args.push(fence.epoch, fence.minSeq);
     const started = process.hrtime.bigint();
     let out: number[];
     try {
@@ -117,9 +138,17 @@ export class RedisStore implements CanvasStore {
     }
     this.opts.metrics.placeBatch.observe(batch.length);
     if (out[0] === 2) return batch.map(() => ({ ok: false, error: 'unavailable', reason: 'history_backlog_full' }));
+    if (out[0] === 3) {
+      // Refused by the fence (epoch, fence hash or seq): the check decides whether to stop, or to adopt a restored canvas.
+      await this.fence.check();
+      return batch.map(() => ({ ok: false, error: 'unavailable', reason: 'fenced' }));
+    }
     return batch.map(({ cooldownMs }, i): PlaceResult => {
       const r = out[i + 1];
-      if (r > 0) return { ok: true, seq: r, nextPlacementAt: now + cooldownMs };
+      if (r > 0) {
+        this.fence.observe(r);
+        return { ok: true, seq: r, nextPlacementAt: now + cooldownMs };
+      }
       if (r === 0) return { ok: false, error: 'banned' };
       return { ok: false, error: 'cooldown', retryAfterMs: -r };
     });
@@ -163,6 +192,7 @@ export class RedisStore implements CanvasStore {
       const firstSeq = message.readUInt32LE(0);
       const entries = new Uint32Array((message.length - 4) / 4);
       for (let i = 0; i < entries.length; i++) entries[i] = message.readUInt32LE(4 + i * 4);
+      this.fence.observe(firstSeq + entries.length - 1);
       onRun({ firstSeq, entries });
     });
     let first = true;
@@ -196,11 +226,20 @@ export class RedisStore implements CanvasStore {
   }
 
   ready(): boolean {
-    return !this.closed && this.redis.status === 'ready' && this.subscribed;
+    return !this.closed && this.redis.status === 'ready' && this.subscribed && this.fence.ok;
+  }
+
+  fenced(): FenceStatus | undefined {
+    return this.fence.status;
+  }
+
+  onRestored(fn: () => void): void {
+    this.fence.onRestored(fn);
   }
 
   async close(): Promise<void> {
     await this.batcher.drain();
+    this.fence.stop();
     this.closed = true;
     this.redis.disconnect();
     this.sub.disconnect();

@@ -1,4 +1,5 @@
 // The store interface: the board, its seq, cooldowns and the recent placements, in Redis or in-process.
+import type { FenceStatus } from './fence.js';
 
 export interface Placement {
   seq: number;
@@ -66,6 +67,13 @@ export interface CanvasStore {
   moderationLog(limit: number): Promise<ModerationRecord[]>;
   /** True while the store can accept placements and the live feed is up. */
   ready(): boolean;
+  /** Set while the seq fence stops placements (Redis lost acknowledged writes; store/fence.ts). */
+  fenced?(): FenceStatus | undefined;
+  /**
+   * The canvas was restored after a data loss: the seq jumped past everything handed out before, and placements
+   * published earlier may be void. Listeners must refetch the board.
+   */
+  onRestored?(fn: () => void): void;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import { sendError, track } from '../http/respond.js';
 import { placePixel } from '../place.js';
 import { ApiError } from '../wire/errors.js';
 import { parseClientMessage, type ServerMessage } from '../wire/messages.js';
+import { closeReason } from './close-reason.js';
 import { resume } from './resume.js';
 
 export interface SocketData {
@@ -80,6 +81,8 @@ export function registerSocket(app: TemplatedApp, ctx: Context, sockets: Set<Web
     open: (ws) => {
       sockets.add(ws);
       ctx.metrics.wsClients.inc();
+      // Every socket learns the current frame interval first (the client shows it); changes follow on the topic.
+      ws.send(ctx.fanout.paceMessage, false);
       const { since } = ws.getUserData();
       if (since === null) ws.subscribe(UPDATES_TOPIC);
       else
@@ -128,6 +131,7 @@ export function registerSocket(app: TemplatedApp, ctx: Context, sockets: Set<Web
       data.closed = true;
       sockets.delete(ws);
       ctx.metrics.wsClients.dec();
+      ctx.metrics.wsClosed.inc({ reason: closeReason(code, ctx.lifecycle.draining) });
       if (code === 1006 || code === 1009) ctx.metrics.wsDropped.inc({ reason: String(code) });
     },
   });

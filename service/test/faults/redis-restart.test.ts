@@ -2,16 +2,18 @@
 //   1. A clean stop (SIGTERM: AOF flushed) for 10 s: PUTs answer 503 fast — never a hang past
 //      REDIS_COMMAND_TIMEOUT_MS, never a 500 — and once Redis is back the containers reconnect, resubscribe
 //      and backfill by themselves; nothing acknowledged is lost, no listener misses a seq.
-//   2. A SIGKILL with appendfsync everysec: measures what is lost (acknowledged, then gone after the
-//      restart), then the runbook — scale to zero, ops/rebuild from DynamoDB, start — brings the board back.
-import { spawn } from 'node:child_process';
+//   2. A SIGKILL with appendfsync everysec: the process dies, the page cache keeps the AOF: nothing is lost.
+//   3. The host lost (the un-fsynced AOF tail cut): what is lost; the seq fence stops every container rather
+//      than hand out acknowledged seqs again; ops:rebuild, with the service running, restores the board from
+//      DynamoDB and moves the seq past every acknowledged one; the containers resume by themselves and listeners reset.
 import { readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { REPO_ROOT } from '../../../bench/cluster/container.js';
 import { httpStatus } from '../../../bench/cluster/ports.js';
 import { alive, sleep, startBox, until, boxCheck } from './support/box.js';
-import { checkInvariants, colorAt, foldBoard, metricValue, readBoard, readHistory, scrape } from './support/invariants.js';
+import { runOps, summaryOf } from '../support/ops.js';
+import { allFenced, opsEnv } from './support/fence.js';
+import { checkInvariants, colorAt, foldBoard, historyCaughtUp, metricValue, readBoard, scrape } from './support/invariants.js';
 import { ListenerFleet } from './support/listeners.js';
 import { PlacementLoad, slackFrom, summarize, type Attempt } from './support/load.js';
 
@@ -23,7 +25,8 @@ const OUTAGE_MS = 10_000;
 /** appendfsync everysec: the kernel holds up to about a second of AOF writes that are not on disk yet. */
 const FSYNC_WINDOW_MS = 1000;
 
-const box = await startBox(t, { containers: 2, env: { REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) } });
+// AUTO_RESTORE_DELAY_MS=0: part 3 measures the operator's path (the automatic one is in service/test/fence.test.ts).
+const box = await startBox(t, { containers: 2, env: { REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), AUTO_RESTORE_DELAY_MS: '0' } });
 const allAttempts: Attempt[] = [];
 
 t.test('Redis stopped for 10 s and started again', async (t) => {
@@ -136,7 +139,7 @@ t.test('Redis SIGKILLed (appendfsync everysec): the process dies, the page cache
   fleet.stop();
 });
 
-t.test('Redis host lost with appendfsync everysec (un-fsynced AOF tail dropped): the loss, and ops/rebuild from DynamoDB', async (t) => {
+t.test('Redis host lost with appendfsync everysec (un-fsynced AOF tail dropped): the seq fence, then ops:rebuild with the service running', async (t) => {
   const before = (await readBoard(box.url)).seq;
   const fleet = new ListenerFleet({ wsUrl: box.wsUrl, httpUrl: box.url, count: 50, since: before });
   t.teardown(() => fleet.stop());
@@ -145,6 +148,7 @@ t.test('Redis host lost with appendfsync everysec (un-fsynced AOF tail dropped):
   const sizes: [number, number][] = [];
   const sampler = setInterval(() => sizes.push([Date.now(), statSync(aof).size]), 20);
   t.teardown(() => clearInterval(sampler));
+  // The load runs on through the loss, the fence and the recovery: what players see the whole time.
   const load = new PlacementLoad({ url: box.url, secret: box.secret, width: box.width, height: box.height, rate: RATE, prefix: 'rh-', seed: 35 }).start();
   t.teardown(() => load.stop());
   await sleep(4000);
@@ -154,96 +158,95 @@ t.test('Redis host lost with appendfsync everysec (un-fsynced AOF tail dropped):
   const killAt = Date.now();
   await redis.kill('SIGKILL');
   clearInterval(sampler);
-  await load.stop();
-  allAttempts.push(...load.attempts);
   // A host (or ElastiCache node) that dies takes the page cache with it: with everysec, up to the last
   // second of AOF writes was never fsynced. Cut the file back to its size one second before the kill.
   const cut = [...sizes].reverse().find(([at]) => at <= killAt - FSYNC_WINDOW_MS);
   t.ok(cut, 'the AOF size a second before the kill is known');
   truncateSync(aof, cut![1]);
-  const acked = load.acked();
-  const maxAcked = Math.max(...acked.map((a) => a.seq!));
+  // Redis is gone: nothing more can be acknowledged until the recovery.
+  const ackedBefore = load.acked();
+  const maxAcked = Math.max(...ackedBefore.map((a) => a.seq!));
 
+  const backAt = Date.now();
   await redis.start();
   await until('the check connection', async () => (await box.redis.ping()) === 'PONG', 10_000);
   const restoredSeq = Number(await box.redis.get(box.keys.seq));
-  const lost = acked.filter((a) => a.seq! > restoredSeq);
+  const lost = ackedBefore.filter((a) => a.seq! > restoredSeq);
   const last = (await box.redis.xrevrange(box.keys.stream, '+', '-', 'COUNT', 1)) as [string, string[]][];
   const lastPlacedAt = Number(last[0]?.[1][1].split(',')[4] ?? 0);
   t.ok(lost.length > 0 && lost.length <= RATE * 2, `${lost.length} acknowledged placements lost with the last second of the AOF`);
   const loss = { lostAcked: lost.length, lostWindowMs: killAt - lastPlacedAt, restoredSeq, maxAckedSeq: maxAcked, aofBytesDropped: sizes[sizes.length - 1][1] - cut![1] };
 
-  // Nobody has told the containers: they reconnect and serve again on their own, from the older seq.
-  await box.waitAllReady(30_000);
-  const probe = new PlacementLoad({ url: box.url, secret: box.secret, width: box.width, height: box.height, rate: 50, prefix: 'rhprobe-', seed: 36 }).start();
-  await sleep(200);
-  await probe.stop();
-  allAttempts.push(...probe.attempts);
-  const reused = probe.acked().filter((a) => a.seq! <= maxAcked);
-  t.equal(reused.length, 0, `no seq is handed out twice after Redis lost data (${reused.length} of ${probe.acked().length} new placements were given an already acknowledged seq)`, {
-    todo: 'service bug: after Redis loses acknowledged writes the containers keep placing from the restored, older seq (docs/reliability.md)',
-  });
+  // The containers reconnect, see a seq below what they saw, and stop placing: every one, for every player.
+  await until('every container fenced', () => allFenced(box, 'behind'), 15_000, 50);
+  const fencedAt = Date.now();
+  const fence = await box.redis.hgetall(box.keys.fence);
+  t.match(fence, { reason: 'behind', redisSeq: String(restoredSeq) }, 'the fence is up in Redis');
+  t.ok(Number(fence.highWater) >= maxAcked, `the fence holds the containers' high-water mark (${fence.highWater} ≥ ${maxAcked})`);
+  await sleep(1500);
 
-  // The runbook: scale to zero, rebuild from the history, start again.
-  await until(
-    'the history writers to drain the restored stream',
-    async () => {
-      const [pending] = (await box.redis.xpending(box.keys.stream, 'history')) as [number];
-      const groups = (await box.redis.xinfo('GROUPS', box.keys.stream)) as unknown[][];
-      const g = groups.map((f) => Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]])))[0];
-      return pending === 0 && g?.['last-delivered-id'] === `${await box.redis.get(box.keys.seq)}-0`;
-    },
-    20_000,
-  );
-  const stopAt = Date.now();
-  await Promise.all(
-    box.cluster.containers.map((c) => {
-      box.expectExit(`container-${c.index}`);
-      return c.stop();
-    }),
-  );
+  // The runbook: one command, the service keeps running (and writing the history).
   const rebuildAt = Date.now();
-  const rebuilt = await rebuild(box);
-  const rebuildMs = Date.now() - rebuildAt;
+  const rebuilt = await runOps('rebuild', [], opsEnv(box));
   t.equal(rebuilt.code, 0, 'ops/rebuild exits 0', { stderr: rebuilt.stderr });
-  const summary = JSON.parse(rebuilt.stdout.trim().split('\n').pop() ?? '{}') as { seq: number; items: number; pixels: number };
+  const summary = summaryOf<{ seq: number; historySeq: number; fenceHighWater: number; streamSeq: number; redisSeq: number; skip: number; items: number; streamEntries: number }>(rebuilt);
+  const floor = Math.max(summary.historySeq, summary.fenceHighWater, summary.streamSeq, summary.redisSeq);
+  t.equal(summary.seq, floor + summary.skip, 'the seq moves past the history, the high-water marks and the stream, by the margin');
+  t.ok(summary.seq > maxAcked, `past every acknowledged seq (${summary.seq} > ${maxAcked})`);
+  const readyMs = await box.waitAllReady(20_000);
+  const servingAt = Date.now();
+  await until('a PUT to succeed again', async () => load.attempts.some((a) => a.status === 200 && a.sentAt > rebuildAt), 20_000, 50);
+  await sleep(1500);
+  await load.stop();
+  allAttempts.push(...load.attempts);
+  const firstOkAt = Math.min(...load.attempts.filter((a) => a.status === 200 && a.sentAt > killAt).map((a) => a.doneAt));
 
-  const history = await readHistory(box.dynamo!, box.table);
-  const histMax = Math.max(...history.all.map((p) => p.seq));
-  t.equal(summary.seq, histMax, `the seq is the history's highest (${histMax})`);
-  t.equal(Number(await box.redis.get(box.keys.seq)), histMax, 'Redis has that seq');
-  const bytes = (await box.redis.getBuffer(box.keys.board)) ?? Buffer.alloc(0);
-  const expected = foldBoard(history.all, box.width, box.height, histMax);
+  const seqs = allAttempts.filter((a) => a.status === 200).map((a) => a.seq!);
+  const counts = new Map<number, number>();
+  for (const s of seqs) counts.set(s, (counts.get(s) ?? 0) + 1);
+  const twice = [...counts].filter(([, n]) => n > 1).map(([s]) => s);
+  t.same(twice, [], `no seq is acknowledged twice (${seqs.length} acknowledged, in all three parts)`);
+  const stopped = load.attempts.filter((a) => a.sentAt > killAt && a.doneAt < firstOkAt);
+  t.same([...new Set(stopped.map((a) => a.status))], [503], `from the kill to the first placement after the rebuild, every PUT got 503 (${stopped.length})`);
+  const after = load.acked().filter((a) => a.sentAt > rebuildAt);
+  t.ok(after.length > 0, 'placements carry on after the rebuild');
+  t.same(after.filter((a) => a.seq! <= summary.seq).map((a) => a.seq), [], 'after the rebuild no acknowledged seq is handed out again: every new seq is past the margin');
+
+  // The history: one placement per seq, the lost ones back where it had them, the board its fold.
+  const head = Math.max(...seqs);
+  const { history } = await historyCaughtUp(box.dynamo!, box.table, head, 30_000, summary.seq + 1);
+  t.same(history.duplicateSeqs, [], 'no seq has two placements in the history');
+  const board = await readBoard(box.url);
+  const expected = foldBoard(history.all, box.width, box.height, board.seq);
   let diff = 0;
-  for (let i = 0; i < box.width * box.height; i++) if (colorAt(expected, i) !== colorAt(bytes, i)) diff++;
-  t.equal(diff, 0, 'the rebuilt board is the fold of the history');
-  // What the history had not written yet when Redis died is gone for good: only the last moments' placements.
+  for (let i = 0; i < box.width * box.height; i++) if (colorAt(expected, i) !== colorAt(board.bytes, i)) diff++;
+  t.equal(diff, 0, `the board (seq ${board.seq}) is the fold of the history`);
   const inHistory = new Set(history.all.map((p) => `${p.seq}:${p.userId}`));
-  const goneForGood = allAttempts.filter((a) => a.status === 200 && !inHistory.has(`${a.seq}:${a.userId}`));
+  // What the history had not written yet when Redis died is gone for good: only the last moments' placements.
+  const goneForGood = ackedBefore.filter((a) => !inHistory.has(`${a.seq}:${a.userId}`));
   const unwrittenWindowMs = goneForGood.length ? killAt - Math.min(...goneForGood.map((a) => a.doneAt)) : 0;
   t.same(goneForGood.filter((a) => a.doneAt < killAt - 1000).map((a) => a.seq), [], `only the history's last moments are gone for good (${goneForGood.length} placements acknowledged in the last ${unwrittenWindowMs} ms)`);
   t.ok(goneForGood.length < lost.length / 2, 'the history restores most of what Redis lost');
   const restorable = lost.filter((a) => inHistory.has(`${a.seq}:${a.userId}`));
-  const onBoard = restorable.filter((a) => colorAt(bytes, a.y * box.width + a.x) === a.color || history.all.some((p) => p.x === a.x && p.y === a.y && p.seq > a.seq!));
+  const onBoard = restorable.filter((a) => colorAt(board.bytes, a.y * box.width + a.x) === a.color || history.all.some((p) => p.x === a.x && p.y === a.y && p.seq > a.seq!));
   t.equal(onBoard.length, restorable.length, `the ${restorable.length} lost placements the history had are back on the board (or overwritten by a later one)`);
 
-  await Promise.all(box.cluster.containers.map((c) => c.start()));
-  await box.waitAllReady(20_000);
-  const backMs = Date.now() - stopAt;
-  const after = new PlacementLoad({ url: box.url, secret: box.secret, width: box.width, height: box.height, rate: 20, prefix: 'rhafter-', seed: 37 }).start();
-  await sleep(500);
-  await after.stop();
-  allAttempts.push(...after.attempts);
-  t.ok(after.acked().length > 0 && after.acked().every((a) => a.seq! > histMax), "placements carry on after the history's seq");
-  const reusedAfter = after.acked().filter((a) => a.seq! <= maxAcked);
-  t.equal(reusedAfter.length, 0, `after the rebuild no acknowledged seq is handed out again (${reusedAfter.length} were)`, {
-    todo: goneForGood.length > 0 ? 'ops/rebuild sets the seq to the history\'s highest: the seqs acknowledged but never written are given out again (docs/reliability.md)' : undefined,
-  });
-  await fleet.waitCaughtUp(Math.max(...after.acked().map((a) => a.seq!)), 20_000);
+  await fleet.waitCaughtUp(head, 20_000);
   const st = fleet.stats();
-  t.ok(st.resets > 0, `the listeners were told to reset (${st.resets} resets) rather than left on a board that went back`);
+  t.ok(st.resets > 0, `the listeners were told to reset (${st.resets} resets), never shown a rewritten seq`);
+  t.equal(st.mismatches, 0, 'no listener saw two different placements under one seq');
   t.equal(box.exits.length, 0, 'no unexpected exit', { exits: box.exits });
-  t.comment(`MEASURED redis-host-loss ${JSON.stringify({ ...loss, goneForGood: goneForGood.length, unwrittenWindowMs, newPlacementsGivenAnAckedSeq: reused.length, seqsReusedAfterRebuild: reusedAfter.length, listenerEntryMismatches: st.mismatches, rebuildMs, rebuildSummary: summary, scaleToZeroUntilServingMs: backMs, listeners: st })}`);
+  const window = {
+    // Placements answered 503 from the kill until the first one after the rebuild.
+    placements503Ms: firstOkAt - killAt,
+    redisDownMs: backAt - killAt,
+    allFencedAfterRedisBackMs: fencedAt - backAt,
+    rebuildMs: rebuilt.ms,
+    rebuildToAllReadyInHaproxyMs: servingAt - rebuildAt,
+    allReadyAfterRebuildMs: readyMs,
+    firstPut200AfterRebuildMs: firstOkAt - rebuildAt,
+  };
+  t.comment(`MEASURED redis-host-loss ${JSON.stringify({ ...loss, ...window, goneForGood: goneForGood.length, unwrittenWindowMs, seqsAckedTwice: twice.length, rebuildSummary: summary, load: summarize(load.attempts, load.skipped), listeners: st })}`);
   fleet.stop();
 });
 
@@ -252,28 +255,6 @@ t.test('no process left behind', async (t) => {
   await box.stop();
   t.same(pids.filter(alive), []);
 });
-
-/** node dist/ops/rebuild.js --force, with the containers' environment (the one-off task of the runbook). */
-function rebuild(b: typeof box): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    REDIS_URL: b.cluster.redis.url,
-    CANVAS_WIDTH: String(b.width),
-    CANVAS_HEIGHT: String(b.height),
-    DYNAMODB_TABLE: b.table,
-    DYNAMODB_ENDPOINT: b.cluster.dynamo!.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-  };
-  const proc = spawn(process.execPath, [`${REPO_ROOT}dist/ops/rebuild.js`, '--force'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (d) => (stdout += d));
-  proc.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => proc.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
 
 /** The AOF file Redis appends to now (Redis 7 multi-part AOF: the manifest's last "type i" file). */
 function incrAof(dir: string): string {

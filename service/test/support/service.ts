@@ -23,6 +23,8 @@ export function testEnv(env: Record<string, string | undefined> = {}): Record<st
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SHUTDOWN_DELAY_MS: '0',
     BATCH_INTERVAL_MS: '20',
+    // EMF lines would land in tap's output; emf.test.ts turns them on.
+    EMF_INTERVAL_MS: '0',
     ...env,
   };
 }
@@ -41,6 +43,8 @@ export interface ChildService {
   port: number;
   proc: ChildProcess;
   output: () => string;
+  /** stdout alone (output() interleaves stderr). */
+  stdout: () => string;
   /** SIGTERM and wait for exit; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -56,9 +60,13 @@ export async function startChild(env: Record<string, string | undefined> = {}): 
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const e = { ...process.env, ...testEnv({ ...env, PORT: String(port) }) };
   let out = '';
+  let stdout = '';
   const args = process.env.TESSERA_TEST_DIST === '1' ? [BUILT] : [...process.execArgv.filter((a) => !a.startsWith('--inspect')), MAIN];
   const proc = spawn(process.execPath, args, { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.on('data', (d) => (out += d));
+  proc.stdout!.on('data', (d) => {
+    out += d;
+    stdout += d;
+  });
   proc.stderr!.on('data', (d) => (out += d));
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
@@ -81,6 +89,7 @@ export async function startChild(env: Record<string, string | undefined> = {}): 
     port,
     proc,
     output: () => out,
+    stdout: () => stdout,
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);

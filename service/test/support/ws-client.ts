@@ -4,8 +4,9 @@ import { decodeFrame } from '../../src/wire/frames.js';
 
 export interface Listener {
   ws: WebSocket;
-  /** seq → entry (pixelIndex*16+colour) in arrival order */
+  /** every seq received, in arrival order */
   seqs: number[];
+  /** the entries (pixelIndex*16+colour) of every frame that brought a new seq, in frame order */
   entries: number[];
   texts: any[];
   gaps: number;
@@ -54,16 +55,18 @@ export async function listen(url: string, opts: { after?: number; headers?: Reco
     }
     const frame = decodeFrame(new Uint8Array(data as Buffer));
     if (!frame) throw new Error('undecodable frame');
-    frame.entries.forEach((e, i) => {
-      const seq = frame.firstSeq + i;
+    // A frame covers seqs first…first+count−1 as a set: the seqs are known, not which entry is whose.
+    let fresh = false;
+    for (let seq = frame.firstSeq; seq < frame.firstSeq + frame.count; seq++) {
       if (last !== undefined && seq <= last) l.duplicates++;
       else if (last !== undefined && seq !== last + 1) l.gaps++;
       if (last === undefined || seq > last) {
         last = seq;
         l.seqs.push(seq);
-        l.entries.push(e);
+        fresh = true;
       }
-    });
+    }
+    if (fresh) for (const e of frame.entries) l.entries.push(e);
   });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());

@@ -1,9 +1,10 @@
 // A crowd of WebSocket listeners through HAProxy that behave like the browser client: open /ws?since=<seq of
 // the board they loaded>, and whenever the socket closes come back with ?since=<last seq seen> after a
 // jittered exponential backoff. Each one checks its own stream — every seq once, in order, no gap — and
-// every entry against what the other listeners saw for the same seq.
+// every frame against what the other listeners saw for the same seqs. A frame is the set of placements of
+// its seqs (sorted by pixel), so entries are checked per frame: badFrames() against the truth.
 import WebSocket from 'ws';
-import { decodeFrame } from '../../../src/wire/frames.js';
+import { decodeFrame, type Frame } from '../../../src/wire/frames.js';
 
 export interface ListenerOptions {
   /** ws://host:port of HAProxy */
@@ -57,8 +58,9 @@ interface State {
 export class ListenerFleet {
   private readonly states: State[] = [];
   private stopped = false;
-  /** entry+1 for each seq as first seen by any listener (0 = not seen yet) */
-  private ref = new Uint32Array(1 << 16);
+  /** Every distinct frame any listener received: first seq → count → entries (as first seen). */
+  private readonly seen = new Map<number, Map<number, Uint32Array>>();
+  /** Undecodable frames, and frames that differ from another listener's frame for the same seqs. */
   mismatches = 0;
   readonly gapLog: Gap[] = [];
   private readonly o: Required<ListenerOptions>;
@@ -153,10 +155,54 @@ export class ListenerFleet {
     return out.sort((a, b) => a - b);
   }
 
-  /** The entry (pixelIndex*16+colour) the listeners saw for a seq, or undefined. */
-  entry(seq: number): number | undefined {
-    const v = seq < this.ref.length ? this.ref[seq] : 0;
-    return v ? v - 1 : undefined;
+  /**
+   * Frames that are not the placements of their seqs: every seq s in first…first+count−1 with a known entry
+   * (entryOf(s), pixelIndex*16+colour) must be in the frame, and one pixel's entries must be in seq order.
+   * When every seq of a frame is known this is the full check: the same multiset in the same per-pixel order.
+   */
+  badFrames(entryOf: (seq: number) => number | undefined): { checked: number; bad: { firstSeq: number; count: number }[] } {
+    let checked = 0;
+    const bad: { firstSeq: number; count: number }[] = [];
+    for (const [firstSeq, byCount] of this.seen) {
+      for (const [count, entries] of byCount) {
+        checked++;
+        if (!holdsPlacements(entries, firstSeq, entryOf)) bad.push({ firstSeq, count });
+      }
+    }
+    return { checked, bad };
+  }
+
+  /**
+   * Received frames that cover seqs from+1…to back to back, in seq order (any listener's; frames for the same
+   * seqs are equal, see mismatches), and how many seqs at the end no chain of frames reached.
+   */
+  chain(from: number, to: number): { frames: Frame[]; unseen: number } {
+    const deadEnds = new Set<number>();
+    const path: Frame[] = [];
+    // Longest first: fewer steps, and the usual case is one listener's frames all the way.
+    const next = (s: number) => [...(this.seen.get(s)?.keys() ?? [])].filter((c) => s + c - 1 <= to).sort((a, b) => b - a);
+    // Depth first without recursion (a chain can be thousands of frames); path holds the edges taken.
+    const stack = [{ s: from + 1, counts: next(from + 1), i: 0 }];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      if (top.s > to) return { frames: path, unseen: 0 };
+      if (top.i >= top.counts.length) {
+        deadEnds.add(top.s);
+        stack.pop();
+        path.pop();
+        continue;
+      }
+      const count = top.counts[top.i++];
+      if (deadEnds.has(top.s + count)) continue;
+      path.push({ firstSeq: top.s, count, entries: this.seen.get(top.s)!.get(count)! });
+      stack.push({ s: top.s + count, counts: next(top.s + count), i: 0 });
+    }
+    // No full chain: report the longest stretch from the start that frames cover.
+    let reach = from;
+    for (let s = from + 1; s <= reach + 1 && s <= to; s++) {
+      for (const count of this.seen.get(s)?.keys() ?? []) reach = Math.max(reach, Math.min(to, s + count - 1));
+    }
+    return { frames: [], unseen: to - reach };
   }
 
   stats() {
@@ -236,8 +282,7 @@ export class ListenerFleet {
         return;
       }
       const now = Date.now();
-      for (let i = 0; i < frame.entries.length; i++) {
-        const seq = frame.firstSeq + i;
+      for (let seq = frame.firstSeq; seq < frame.firstSeq + frame.count; seq++) {
         if (seq <= s.last) {
           s.duplicates++;
           continue;
@@ -248,9 +293,9 @@ export class ListenerFleet {
         }
         s.last = seq;
         s.received++;
-        this.check(seq, frame.entries[i]);
       }
-      s.frames?.push(frame.firstSeq, frame.entries.length, now);
+      this.check(frame);
+      s.frames?.push(frame.firstSeq, frame.count, now);
     });
     ws.on('close', (code) => {
       if (s.ws !== ws) return;
@@ -291,16 +336,39 @@ export class ListenerFleet {
     s.retryTimer = setTimeout(() => this.connect(s), delay);
   }
 
-  private check(seq: number, entry: number): void {
-    if (seq >= this.ref.length) {
-      let n = this.ref.length;
-      while (n <= seq) n *= 2;
-      const grown = new Uint32Array(n);
-      grown.set(this.ref);
-      this.ref = grown;
-    }
-    const v = this.ref[seq];
-    if (v === 0) this.ref[seq] = entry + 1;
-    else if (v !== entry + 1) this.mismatches++;
+  /** Frames for the same seqs must be equal byte for byte in content (the encoder is deterministic). */
+  private check(frame: Frame): void {
+    let byCount = this.seen.get(frame.firstSeq);
+    if (!byCount) this.seen.set(frame.firstSeq, (byCount = new Map()));
+    const ref = byCount.get(frame.count);
+    if (!ref) byCount.set(frame.count, frame.entries);
+    else if (ref.some((e, i) => e !== frame.entries[i])) this.mismatches++;
   }
+}
+
+/** See ListenerFleet.badFrames: the known placements of seqs first… are in the frame, per pixel in seq order. */
+export function holdsPlacements(entries: Uint32Array, firstSeq: number, entryOf: (seq: number) => number | undefined): boolean {
+  // The known colours of each pixel in seq order must be a subsequence of the frame's colours for that pixel.
+  const want = new Map<number, number[]>();
+  let known = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entryOf(firstSeq + i);
+    if (e === undefined) continue;
+    known++;
+    const list = want.get(Math.floor(e / 16));
+    if (list) list.push(e % 16);
+    else want.set(Math.floor(e / 16), [e % 16]);
+  }
+  const matched = new Map<number, number>();
+  let total = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const pixel = entries[i] >>> 4;
+    const list = want.get(pixel);
+    const at = matched.get(pixel) ?? 0;
+    if (list && at < list.length && list[at] === (entries[i] & 15)) {
+      matched.set(pixel, at + 1);
+      total++;
+    }
+  }
+  return total === known;
 }
