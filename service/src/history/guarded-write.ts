@@ -17,25 +17,31 @@ export interface GuardedResult {
   /** false when abandoned at shutdown (the entries stay pending for another container) */
   written: boolean;
   conflicts: Conflict[];
+  /** items that were already there, identical (a batch written before and then handed out again): not new */
+  rewritten: number;
 }
 
 const SAME_PLACEMENT = 'attribute_not_exists(pk) OR (userId = :u AND placedAt = :t AND color = :c)';
 
 export async function writeGuarded(client: DynamoDBClient, table: string, items: Item[], opts: WriteBatchOptions): Promise<GuardedResult> {
   const conflicts: Conflict[] = [];
+  let rewritten = 0;
   const outcomes = await Promise.all(
     items.map(async (item): Promise<boolean> => {
       for (let attempt = 0; ; attempt++) {
         try {
-          await client.send(
+          const out = await client.send(
             new PutItemCommand({
               TableName: table,
               Item: item,
               ConditionExpression: SAME_PLACEMENT,
               ExpressionAttributeValues: { ':u': item.userId, ':t': item.placedAt, ':c': item.color },
+              // The old item comes back when there was one: that tells a rewrite from a first write.
+              ReturnValues: 'ALL_OLD',
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             }),
           );
+          if (out.Attributes) rewritten++;
           opts.onSuccess?.();
           return true;
         } catch (err) {
@@ -51,5 +57,5 @@ export async function writeGuarded(client: DynamoDBClient, table: string, items:
       }
     }),
   );
-  return { written: outcomes.every(Boolean), conflicts };
+  return { written: outcomes.every(Boolean), conflicts, rewritten };
 }

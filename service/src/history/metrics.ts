@@ -6,6 +6,7 @@ export class HistoryMetrics {
   readonly backlog: Gauge;
   readonly oldestAge: Gauge;
   readonly written: Counter;
+  readonly rewritten: Counter;
   readonly retries: Counter<'reason'>;
   readonly claimed: Counter;
   readonly trimmed: Counter;
@@ -29,7 +30,12 @@ export class HistoryMetrics {
       help: 'Age of the oldest placement not yet written to DynamoDB; 0 when the history is caught up',
       registers,
     });
-    this.written = new Counter({ name: 'tessera_history_written_total', help: 'Placements this container wrote to DynamoDB (rate() = write rate)', registers });
+    this.written = new Counter({ name: 'tessera_history_written_total', help: 'Placements this container wrote to DynamoDB for the first time (rate() = write rate)', registers });
+    this.rewritten = new Counter({
+      name: 'tessera_history_rewritten_total',
+      help: 'Placements written again, identical, because they were handed out again (claimed after a lost XACK or a dead writer): not new items',
+      registers,
+    });
     this.retries = new Counter({
       name: 'tessera_history_retries_total',
       help: 'BatchWriteItem retries: unprocessed = items DynamoDB handed back (throttling), error = failed calls',

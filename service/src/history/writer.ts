@@ -211,17 +211,20 @@ export class HistoryWriter {
       onSuccess: () => this.dynamoStreak.ok({ table: opts.table }),
     };
     let written = batch.items.length === 0;
+    let fresh = batch.items.length;
     if (!written && batch.guarded) {
       const out = await writeGuarded(opts.dynamo, opts.table, batch.items, writeOpts);
       for (const c of out.conflicts) this.conflict(c);
       written = out.written;
+      fresh -= out.rewritten + out.conflicts.length;
+      opts.metrics.rewritten.inc(out.rewritten);
     } else if (!written) {
       written = await writeBatch(opts.dynamo, opts.table, batch.items, writeOpts);
     }
     // Abandoned at shutdown: the entries stay pending and another container claims them.
     if (!written) return;
     this.throttleStreak.ok({ table: opts.table });
-    opts.metrics.written.inc(batch.items.length);
+    opts.metrics.written.inc(fresh);
     try {
       await this.cmd.xack(opts.stream, opts.group, ...batch.ids);
     } catch (err) {

@@ -58,7 +58,7 @@ t.test('Redis paused for 3 s under load', async (t) => {
     odd: raw.attempts.filter((a) => a.responses !== 1).slice(0, 5),
   });
 
-  const result = await checkInvariants(t, boxCheck(box, attempts, fleet, since));
+  const result = await checkInvariants(t, { ...boxCheck(box, attempts, fleet, since), historyWrittenBy: box.cluster.containers.map((c) => c.url) });
   // A timed-out placement is not lost and not doubled; whether it was applied is what the 503 cannot say.
   const ambiguous = result.ambiguousApplied;
   t.ok(ambiguous.every((a) => a.status === 503 && inPause.includes(a)), 'only placements answered 503 because of the pause were applied anyway');

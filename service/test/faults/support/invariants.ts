@@ -126,6 +126,11 @@ export interface CheckOptions {
   extraUsers?: (userId: string) => boolean;
   /** the history must hold every seq from here (1 unless it was not on from the start) */
   historyFrom?: number;
+  /**
+   * Containers that ran the whole test (none restarted): their tessera_history_written_total must add up to the
+   * items in the history, so a placement written twice under the same key (invisible to a scan) is caught.
+   */
+  historyWrittenBy?: string[];
   catchUpTimeoutMs?: number;
 }
 
@@ -199,6 +204,11 @@ export async function checkInvariants(t: Test, o: CheckOptions): Promise<CheckRe
     t.same(history.duplicateSeqs.slice(0, 10), [], 'no seq twice in the history');
     const ackedMissing = acked.filter((a) => a.seq! >= from && !history!.bySeq.has(a.seq!));
     t.equal(ackedMissing.length, 0, 'every acknowledged placement is in the history');
+    if (o.historyWrittenBy) {
+      let written = 0;
+      for (const url of o.historyWrittenBy) written += metricValue(await scrape(url), 'tessera_history_written_total') ?? 0;
+      t.equal(written, history.items, `the writers wrote ${written} items for ${history.items} in the history: none written twice`);
+    }
   }
 
   // The board: exactly the fold of all placements up to its seq.
