@@ -1,6 +1,9 @@
 // CloudFront in front of the ALB. Behaviours, first match wins:
 //   /metrics*   answered 404 at the edge by a CloudFront Function (never
 //               reaches the origin; the ALB refuses it as well)
+//   /api/admin* answered 403 by the same function, unless adminAllowCidrs is
+//               set: then passed through like /api/*, and WAF lets only those
+//               networks by (admin.ts)
 //   /api/board  cached exactly 3 s (min = default = max TTL), whatever the
 //               origin says: one origin fetch per edge per 3 s, however many
 //               viewers load the board
@@ -11,9 +14,13 @@
 //   /assets/*   content-hashed client files: cached for a year
 //   default     index.html and other top-level files: origin Cache-Control
 //               decides (index.html is no-cache), no cookies forwarded
+// Every behaviour adds HSTS (response headers policy), and the WAF web ACL
+// (waf.ts) sits in front of all of them.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ADMIN_PATH_PATTERN } from "./admin.js";
 import { ORIGIN_VERIFY_HEADER } from "./loadbalancer.js";
+import { CDN_LOG_PREFIX } from "./logs.js";
 
 /** AWS managed policies (fixed IDs, the same in every account). */
 export const MANAGED_CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
@@ -22,16 +29,30 @@ export const MANAGED_ORIGIN_REQUEST_ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492ea
 export const BOARD_TTL_SECONDS = 3;
 const YEAR = 365 * 24 * 3600;
 const DAY = 24 * 3600;
+/** Strict-Transport-Security max-age: two years (preload lists ask for at least one). */
+export const HSTS_MAX_AGE_SECONDS = 2 * YEAR;
 
-/** Viewer-request function for the /metrics* behaviour (cloudfront-js-2.0). */
+/**
+ * Viewer-request function for the /metrics* and (closed) /api/admin* behaviours
+ * (cloudfront-js-2.0): 403 for admin, which exists but is not for this caller;
+ * 404 for the rest.
+ */
 export const BLOCK_FUNCTION_CODE = `function handler(event) {
+  var admin = event.request.uri.indexOf("/api/admin") === 0;
   return {
-    statusCode: 404,
-    statusDescription: "Not Found",
+    statusCode: admin ? 403 : 404,
+    statusDescription: admin ? "Forbidden" : "Not Found",
     headers: { "cache-control": { value: "no-store" } },
   };
 }
 `;
+
+/** Logged by `pulumi up` when CloudFront can only reach the ALB over HTTP (no albCertificateArn). */
+export const HTTP_ORIGIN_WARNING =
+  "albCertificateArn is not set: CloudFront reaches the ALB over plain HTTP across the internet " +
+  "(requests, session tokens and the origin-verify header unencrypted), and the ALB tells the service " +
+  "X-Forwarded-Proto: http, so session cookies are set without Secure. Set albCertificateArn, " +
+  'originDomainName and domainName for HTTPS to the origin (docs/deploy.md "Edge security").';
 
 export interface CdnArgs {
   name: string;
@@ -43,6 +64,13 @@ export interface CdnArgs {
   /** Custom viewer hostname and its us-east-1 ACM certificate, both or neither. */
   domainName?: string;
   certificateArn?: string;
+  /** WAFv2 web ACL (scope CLOUDFRONT): CloudFront takes its ARN as webAclId. */
+  webAclArn: pulumi.Input<string>;
+  /** Standard-log bucket's regional domain name, and what must exist before CloudFront checks it. */
+  logBucketDomainName: pulumi.Input<string>;
+  logBucketReady: pulumi.Resource[];
+  /** adminAllowCidrs is set: /api/admin* reaches the origin (WAF checks the address). */
+  adminOpen: boolean;
 }
 
 export interface Cdn {
@@ -51,6 +79,7 @@ export interface Cdn {
   assetsPolicy: aws.cloudfront.CachePolicy;
   staticPolicy: aws.cloudfront.CachePolicy;
   blockFunction: aws.cloudfront.Function;
+  securityHeaders: aws.cloudfront.ResponseHeadersPolicy;
   /** Public base URL, no trailing slash. */
   url: pulumi.Output<string>;
 }
@@ -97,24 +126,52 @@ export function createCdn(args: CdnArgs): Cdn {
 
   const blockFunction = new aws.cloudfront.Function(`${name}-block`, {
     runtime: "cloudfront-js-2.0",
-    comment: "Answer 404 at the edge (Prometheus /metrics is internal only)",
+    comment: "Answer at the edge: 404 for /metrics (internal only), 403 for a closed /api/admin",
     code: BLOCK_FUNCTION_CODE,
     publish: true,
   });
 
+  // HSTS on every response, overriding whatever the origin says: a browser that has once loaded
+  // the canvas never again tries plain HTTP for this name (and its subdomains) for two years, so
+  // the session cookie cannot be stripped of TLS by a network in between.
+  const securityHeaders = new aws.cloudfront.ResponseHeadersPolicy(`${name}-security`, {
+    comment: "Tessera: HSTS",
+    securityHeadersConfig: {
+      strictTransportSecurity: {
+        accessControlMaxAgeSec: HSTS_MAX_AGE_SECONDS,
+        includeSubdomains: true,
+        override: true,
+      },
+    },
+  });
+
   const originId = "alb";
-  const passThrough = {
+  const edge = {
     targetOriginId: originId,
     viewerProtocolPolicy: "redirect-to-https",
+    responseHeadersPolicyId: securityHeaders.id,
+  };
+  const passThrough = {
+    ...edge,
     cachePolicyId: MANAGED_CACHING_DISABLED,
     originRequestPolicyId: MANAGED_ORIGIN_REQUEST_ALL_VIEWER,
     compress: false,
   };
   const readOnly = ["GET", "HEAD", "OPTIONS"];
+  const allMethods = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
   const cached = ["GET", "HEAD"];
+  const blocked = {
+    ...edge,
+    allowedMethods: allMethods,
+    cachedMethods: cached,
+    cachePolicyId: MANAGED_CACHING_DISABLED,
+    functionAssociations: [{ eventType: "viewer-request", functionArn: blockFunction.arn }],
+  };
 
   const distribution = new aws.cloudfront.Distribution(`${name}`, {
     enabled: true,
+    webAclId: args.webAclArn,
+    loggingConfig: { bucket: args.logBucketDomainName, prefix: CDN_LOG_PREFIX, includeCookies: false },
     comment: "Tessera",
     isIpv6Enabled: true,
     httpVersion: "http2and3",
@@ -139,31 +196,25 @@ export function createCdn(args: CdnArgs): Cdn {
       },
     ],
     orderedCacheBehaviors: [
-      {
-        pathPattern: "/metrics*",
-        targetOriginId: originId,
-        viewerProtocolPolicy: "redirect-to-https",
-        allowedMethods: readOnly,
-        cachedMethods: cached,
-        cachePolicyId: MANAGED_CACHING_DISABLED,
-        functionAssociations: [{ eventType: "viewer-request", functionArn: blockFunction.arn }],
-      },
+      { pathPattern: "/metrics*", ...blocked },
+      // Before /api/*, which would otherwise match it.
+      args.adminOpen
+        ? { pathPattern: ADMIN_PATH_PATTERN, allowedMethods: allMethods, cachedMethods: cached, ...passThrough }
+        : { pathPattern: ADMIN_PATH_PATTERN, ...blocked },
       {
         pathPattern: "/api/board",
-        targetOriginId: originId,
-        viewerProtocolPolicy: "redirect-to-https",
+        ...edge,
         allowedMethods: readOnly,
         cachedMethods: cached,
         cachePolicyId: boardPolicy.id,
         compress: true,
       },
       // PUT /api/pixel, POST /api/session, ...: every method.
-      { pathPattern: "/api/*", allowedMethods: ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"], cachedMethods: cached, ...passThrough },
+      { pathPattern: "/api/*", allowedMethods: allMethods, cachedMethods: cached, ...passThrough },
       { pathPattern: "/ws*", allowedMethods: readOnly, cachedMethods: cached, ...passThrough },
       {
         pathPattern: "/assets/*",
-        targetOriginId: originId,
-        viewerProtocolPolicy: "redirect-to-https",
+        ...edge,
         allowedMethods: readOnly,
         cachedMethods: cached,
         cachePolicyId: assetsPolicy.id,
@@ -171,8 +222,7 @@ export function createCdn(args: CdnArgs): Cdn {
       },
     ],
     defaultCacheBehavior: {
-      targetOriginId: originId,
-      viewerProtocolPolicy: "redirect-to-https",
+      ...edge,
       allowedMethods: readOnly,
       cachedMethods: cached,
       cachePolicyId: staticPolicy.id,
@@ -182,11 +232,11 @@ export function createCdn(args: CdnArgs): Cdn {
     viewerCertificate: args.certificateArn
       ? { acmCertificateArn: args.certificateArn, sslSupportMethod: "sni-only", minimumProtocolVersion: "TLSv1.2_2021" }
       : { cloudfrontDefaultCertificate: true },
-  });
+  }, { dependsOn: args.logBucketReady });
 
   const url = args.domainName
     ? pulumi.output(`https://${args.domainName}`)
     : pulumi.interpolate`https://${distribution.domainName}`;
 
-  return { distribution, boardPolicy, assetsPolicy, staticPolicy, blockFunction, url };
+  return { distribution, boardPolicy, assetsPolicy, staticPolicy, blockFunction, securityHeaders, url };
 }

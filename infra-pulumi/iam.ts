@@ -4,7 +4,8 @@
 //   the history writer/reader makes, on the history table and its indexes.
 //   Redis is reached by network (security group), not IAM.
 // - Execution role (what ECS does before the code runs): pull the image, write
-//   the log stream, read the one application secret into the container.
+//   the log stream, read the one application secret (session secret, admin
+//   token, REDIS_URL with the Redis AUTH token) into the container.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -21,6 +22,8 @@ export interface AppSecretArgs {
   sessionSecret: pulumi.Output<string>;
   sessionSecretPrevious?: pulumi.Output<string>;
   adminToken: pulumi.Output<string>;
+  /** Carries the Redis AUTH token, so it is a secret too. */
+  redisUrl: pulumi.Output<string>;
 }
 
 export interface AppSecret {
@@ -37,12 +40,13 @@ export interface AppSecret {
  */
 export function createAppSecret(args: AppSecretArgs): AppSecret {
   const secret = new aws.secretsmanager.Secret(`${args.name}-app`, {
-    description: "Tessera SESSION_SECRET / ADMIN_TOKEN (JSON)",
+    description: "Tessera SESSION_SECRET / ADMIN_TOKEN / REDIS_URL (JSON)",
     recoveryWindowInDays: 7,
   });
   const values: Record<string, pulumi.Output<string>> = {
     SESSION_SECRET: args.sessionSecret,
     ADMIN_TOKEN: args.adminToken,
+    REDIS_URL: args.redisUrl,
   };
   // Only reference keys that exist: ECS refuses to start a task whose secret
   // JSON lacks a referenced key.

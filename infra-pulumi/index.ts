@@ -1,6 +1,6 @@
 // Tessera on AWS: one `pulumi up` builds the whole system.
 //
-//   viewers -> CloudFront -> ALB (public subnets) -> Fargate tasks (private)
+//   viewers -> CloudFront + WAF -> ALB (public subnets) -> Fargate tasks (private)
 //                                                    |-> ElastiCache Redis
 //                                                    |-> DynamoDB history
 //
@@ -12,34 +12,38 @@
 //
 //   watchers per vCPU          | 18,000 | measured: see bench/RESULTS.md 'watchers' (one 1-vCPU task,
 //                                         1,000 placements/s, p99 placement→frame ≤ 1 s)
-//   CPU target                 | 60 %   | cpuTargetPercent; also the share of that figure a task is planned at
-//   watchers per task          | 10,800 | watchers per vCPU × CPU target
-//   tasks for 300,000 watchers | 28     | ceil(300,000 / watchers per task), 14 per AZ
-//   maxTasks default           | 42     | tasks for 300,000 + one AZ's worth (14); follows cpuTargetPercent
+//   CPU target                 | 75 %   | cpuTargetPercent; also the share of that figure a task is planned at
+//   watchers per task          | 13,500 | watchers per vCPU × CPU target
+//   tasks for 300,000 watchers | 23     | ceil(300,000 / watchers per task), 12 + 11 per AZ
+//   maxTasks default           | 35     | tasks for 300,000 + one AZ's worth (12); follows cpuTargetPercent
 //
-// Why 60 %: the frame pacer spends a task's FANOUT_FRAME_BUDGET whatever its watcher count (more
-// watchers get longer frame intervals, not more frames), so a serving task sits near budget ÷ the
-// frames/s that saturate a core (~40k ÷ 70-80k ≈ 50-57 %), and adding tasks does not lower that.
-// The target has to sit above it, or target tracking would climb to maxTasks, and below saturation
+// Why 75 %: the frame pacer spends a task's FANOUT_FRAME_BUDGET whatever its watcher count (more
+// watchers get longer frame intervals, not more frames), so a serving task sits near the CPU that
+// budget costs, and adding tasks does not lower it. Measured on one pinned core at 1,000 placements/s
+// and ~35-38k frames/s (bench/RESULTS.md 'watchers'): 59 % at 10,000 watchers, 67 % at 18,000. The
+// target has to sit above that, or target tracking would climb to maxTasks, and below saturation
 // with room for what does push CPU up: reconnect storms (a lost task's watchers upgrading and
 // replaying ?since= elsewhere), GC, placement bursts. What pacing hides from CPU is the watcher count;
 // scaling on it needs tessera_ws_clients in CloudWatch (docs/deploy.md, "Sizing and autoscaling").
-// Until then minTasks carries the expected audience: 28 for 300,000 (Pulumi.example.yaml).
+// Until then minTasks carries the expected audience: 23 for 300,000 (Pulumi.example.yaml).
 // Deploys need no room under maxTasks (new tasks start beside the old, up to 200 %), only vCPU quota.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { adminMark, adminOpen, parseAdminCidrs } from "./admin.js";
 import { planCapacity } from "./capacity.js";
 import { ALARM_KEYS, createAlarms } from "./alarms.js";
-import { createCdn } from "./cdn.js";
+import { HTTP_ORIGIN_WARNING, createCdn } from "./cdn.js";
 import { createDashboard } from "./dashboard.js";
 import { createAppSecret, createRoles } from "./iam.js";
 import { createImage } from "./image.js";
 import { createLoadBalancer } from "./loadbalancer.js";
+import { createAccessLogs } from "./logs.js";
 import { createInterfaceEndpoints, createNetwork } from "./network.js";
-import { createRedis } from "./redis.js";
+import { checkRedisAuthToken, createRedis } from "./redis.js";
 import { createSecurityGroups } from "./security.js";
 import { createLogGroup, createService } from "./service.js";
 import { INDEX_NAMES, createHistoryTable } from "./table.js";
+import { createWaf } from "./waf.js";
 import { resolveWatched, type Thresholds } from "./watched.js";
 
 const config = new pulumi.Config();
@@ -59,7 +63,7 @@ const memory = config.getNumber("memory") ?? 2048;
 const cpuArchitecture = config.get("cpuArchitecture") ?? "X86_64";
 const desiredCount = config.getNumber("desiredCount", { min: 1 }) ?? 2;
 const minTasks = config.getNumber("minTasks", { min: 1 }) ?? 2;
-const cpuTargetPercent = config.getNumber("cpuTargetPercent", { min: 10, max: 95 }) ?? 60;
+const cpuTargetPercent = config.getNumber("cpuTargetPercent", { min: 10, max: 95 }) ?? 75;
 const plan = planCapacity({
   watchers: SIZED_FOR_WATCHERS,
   watchersPerVcpu: WATCHERS_PER_VCPU,
@@ -81,11 +85,24 @@ const domainName = config.get("domainName");
 const cdnCertificateArn = config.get("cdnCertificateArn");
 const priceClass = config.get("priceClass") ?? "PriceClass_100";
 
+// Edge security (docs/deploy.md "Edge security"). WAF rate limits count requests per viewer address
+// per 5 minutes, and back up the service's own per-minute limits where a flood is cheapest to drop.
+// Players behind one NAT share a budget: a player needs ~1 session, ~1 placement and a few upgrades.
+const wafSessionRatePer5Min = config.getNumber("wafSessionRatePer5Min", { min: 10, max: 2e9 }) ?? 300;
+const wafPixelRatePer5Min = config.getNumber("wafPixelRatePer5Min", { min: 10, max: 2e9 }) ?? 3000;
+const wafWsRatePer5Min = config.getNumber("wafWsRatePer5Min", { min: 10, max: 2e9 }) ?? 600;
+// Networks that may reach /api/admin/* (comma-separated CIDRs); unset: nobody, from anywhere.
+const adminAllowCidrs = parseAdminCidrs(config.get("adminAllowCidrs"));
+// CloudFront and ALB access logs, S3, expired after this many days.
+const accessLogRetentionDays = config.getNumber("accessLogRetentionDays", { min: 1, max: 3650 }) ?? 90;
+
 // Data stores and network.
 const vpcCidr = config.get("vpcCidr") ?? "10.40.0.0/16";
 const redisNodeType = config.get("redisNodeType") ?? "cache.r7g.large";
 const redisReplicas = config.getNumber("redisReplicas", { min: 1, max: 5 }) ?? 1;
 const redisSnapshotRetentionDays = config.getNumber("redisSnapshotRetentionDays", { min: 0, max: 35 }) ?? 1;
+// ROTATE while a new redisAuthToken rolls out (old and new both valid), then SET to drop the old one.
+const redisAuthTokenUpdateStrategy = config.get("redisAuthTokenUpdateStrategy") ?? "ROTATE";
 const tableDeletionProtection = config.getBoolean("tableDeletionProtection") ?? true;
 const logRetentionDays = config.getNumber("logRetentionDays") ?? 30;
 
@@ -131,6 +148,7 @@ const sessionSecretPrevious = config.getSecret("sessionSecretPrevious")?.apply(m
 const adminToken = config.requireSecret("adminToken").apply(minBytes("adminToken", 16));
 const originVerifyToken = config.requireSecret("originVerifyToken").apply(headerToken("originVerifyToken"));
 const originVerifyTokenPrevious = config.getSecret("originVerifyTokenPrevious")?.apply(headerToken("originVerifyTokenPrevious"));
+const redisAuthToken = config.requireSecret("redisAuthToken").apply(checkRedisAuthToken);
 
 // Cross-key checks that can fail before anything is created.
 if (maxTasks < minTasks) {
@@ -146,6 +164,12 @@ if (albCertificateArn && !(originDomainName && domainName)) {
   // both names.
   throw new Error("albCertificateArn needs originDomainName and domainName (both covered by the certificate)");
 }
+if (originDomainName && !albCertificateArn) {
+  // The name exists to be checked against the ALB's certificate; without one it only hides that
+  // the origin is plain HTTP.
+  throw new Error("originDomainName needs albCertificateArn: CloudFront connects to that name over HTTPS");
+}
+if (!albCertificateArn) pulumi.log.warn(HTTP_ORIGIN_WARNING);
 
 const name = "tessera";
 const containerPort = 8080;
@@ -168,17 +192,28 @@ const redis = createRedis({
   subnetIds: network.privateSubnetIds,
   securityGroupId: sgs.redis.id,
   snapshotRetentionDays: redisSnapshotRetentionDays,
+  authToken: redisAuthToken,
+  authTokenUpdateStrategy: redisAuthTokenUpdateStrategy,
 });
 const table = createHistoryTable({ name, deletionProtection: tableDeletionProtection });
 const image = createImage({ name, imageUri, imageTag, keepImages });
 const logGroup = createLogGroup(name, logRetentionDays);
-const appSecret = createAppSecret({ name, sessionSecret, sessionSecretPrevious, adminToken });
+const appSecret = createAppSecret({ name, sessionSecret, sessionSecretPrevious, adminToken, redisUrl: redis.url });
 const roles = createRoles({
   name,
   tableArn: table.arn,
   secretArn: appSecret.secret.arn,
   logGroupArn: logGroup.arn,
   ecrRepositoryArns: image.repositoryArns,
+});
+
+const accessLogs = createAccessLogs({ name, retentionDays: accessLogRetentionDays });
+const originVerifyTokens = originVerifyTokenPrevious ? [originVerifyToken, originVerifyTokenPrevious] : [originVerifyToken];
+const waf = createWaf({
+  name,
+  limits: { session: wafSessionRatePer5Min, pixel: wafPixelRatePer5Min, ws: wafWsRatePer5Min },
+  adminCidrs: adminAllowCidrs,
+  adminMark: adminMark(originVerifyToken),
 });
 
 const lb = createLoadBalancer({
@@ -190,7 +225,10 @@ const lb = createLoadBalancer({
   idleTimeout: albIdleTimeout,
   deregistrationDelay,
   certificateArn: albCertificateArn,
-  originVerifyTokens: originVerifyTokenPrevious ? [originVerifyToken, originVerifyTokenPrevious] : [originVerifyToken],
+  originVerifyTokens,
+  adminMarks: adminOpen(adminAllowCidrs) ? originVerifyTokens.map(adminMark) : [],
+  accessLogBucket: accessLogs.albBucket.bucket,
+  accessLogReady: accessLogs.albReady,
 });
 
 const cdn = createCdn({
@@ -201,6 +239,10 @@ const cdn = createCdn({
   priceClass,
   domainName,
   certificateArn: cdnCertificateArn,
+  webAclArn: waf.webAcl.arn,
+  logBucketDomainName: accessLogs.cdnBucket.bucketDomainName,
+  logBucketReady: accessLogs.cdnReady,
+  adminOpen: adminOpen(adminAllowCidrs),
 });
 
 const svc = createService({
@@ -224,7 +266,6 @@ const svc = createService({
     CANVAS_HEIGHT: String(canvasHeight),
     CANVAS_ID: canvasId,
     COOLDOWN_MS: String(cooldownMs),
-    REDIS_URL: redis.url,
     DYNAMODB_TABLE: table.name,
     AWS_REGION: region,
     DATA_DIR: "/tmp/tessera",
@@ -276,4 +317,6 @@ export const serviceName = svc.service.name;
 export const redisReplicationGroupId = redis.group.id;
 export const logGroupName = logGroup.name;
 export const alarmTopicArn = alarms.topic.arn;
+export const webAclArn = waf.webAcl.arn;
+export const accessLogBuckets = { cloudfront: accessLogs.cdnBucket.bucket, alb: accessLogs.albBucket.bucket };
 export const dashboardUrl = pulumi.interpolate`https://console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards/dashboard/${dashboard.dashboardName}`;

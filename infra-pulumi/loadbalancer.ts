@@ -5,9 +5,13 @@
 // distribution: only requests carrying the secret X-Origin-Verify header that
 // CloudFront adds are forwarded. That is what makes TRUSTED_PROXY_HOPS=2
 // (CloudFront + ALB) safe: nobody can reach the service with a forged
-// X-Forwarded-For by skipping CloudFront. /metrics is refused here too.
+// X-Forwarded-For by skipping CloudFront. /metrics is refused here too, and so
+// is /api/admin* unless WAF marked the request as coming from an allowed
+// network (admin.ts).
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ADMIN_MARK_HEADER, ADMIN_PATH_PATTERN } from "./admin.js";
+import { ALB_LOG_PREFIX } from "./logs.js";
 
 export const ORIGIN_VERIFY_HEADER = "X-Origin-Verify";
 
@@ -25,6 +29,11 @@ export interface LoadBalancerArgs {
   certificateArn?: string;
   /** Accepted X-Origin-Verify values (current and, while rotating, previous). */
   originVerifyTokens: pulumi.Output<string>[];
+  /** Accepted admin marks (one per origin token); none: /api/admin* is refused outright. */
+  adminMarks: pulumi.Output<string>[];
+  /** Access-log bucket, and what must exist before the ALB tests that it may write there. */
+  accessLogBucket: pulumi.Input<string>;
+  accessLogReady: pulumi.Resource[];
 }
 
 export interface LoadBalancer {
@@ -39,16 +48,21 @@ export interface LoadBalancer {
 export function createLoadBalancer(args: LoadBalancerArgs): LoadBalancer {
   const { name } = args;
 
-  const alb = new aws.lb.LoadBalancer(`${name}-alb`, {
-    loadBalancerType: "application",
-    internal: false,
-    subnets: args.subnetIds,
-    securityGroups: [args.securityGroupId],
-    idleTimeout: args.idleTimeout,
-    // Reject requests with malformed header names instead of passing them on.
-    dropInvalidHeaderFields: true,
-    enableHttp2: true,
-  });
+  const alb = new aws.lb.LoadBalancer(
+    `${name}-alb`,
+    {
+      loadBalancerType: "application",
+      internal: false,
+      subnets: args.subnetIds,
+      securityGroups: [args.securityGroupId],
+      idleTimeout: args.idleTimeout,
+      // Reject requests with malformed header names instead of passing them on.
+      dropInvalidHeaderFields: true,
+      enableHttp2: true,
+      accessLogs: { bucket: args.accessLogBucket, prefix: ALB_LOG_PREFIX, enabled: true },
+    },
+    { dependsOn: args.accessLogReady },
+  );
 
   const targetGroup = new aws.lb.TargetGroup(`${name}-tasks`, {
     vpcId: args.vpcId,
@@ -69,10 +83,11 @@ export function createLoadBalancer(args: LoadBalancerArgs): LoadBalancer {
     },
   });
 
-  const refuse = (statusCode: string, messageBody: string) => ({
+  const refuse = (statusCode: string, messageBody: string, contentType = "text/plain") => ({
     type: "fixed-response",
-    fixedResponse: { contentType: "text/plain", statusCode, messageBody },
+    fixedResponse: { contentType, statusCode, messageBody },
   });
+  const fromCloudFront = { httpHeader: { httpHeaderName: ORIGIN_VERIFY_HEADER, values: args.originVerifyTokens } };
 
   let originListener: aws.lb.Listener;
   if (args.certificateArn) {
@@ -109,10 +124,32 @@ export function createLoadBalancer(args: LoadBalancerArgs): LoadBalancer {
       conditions: [{ pathPattern: { values: ["/metrics*"] } }],
       actions: [refuse("404", "not found")],
     }),
+    // Admin: forwarded only with CloudFront's header and WAF's mark (5 condition values at most:
+    // the path, up to two tokens, up to two marks); refused otherwise, before the general forward.
+    ...(args.adminMarks.length > 0
+      ? [
+          new aws.lb.ListenerRule(`${name}-admin-allowed`, {
+            listenerArn: originListener.arn,
+            priority: 2,
+            conditions: [
+              { pathPattern: { values: [ADMIN_PATH_PATTERN] } },
+              fromCloudFront,
+              { httpHeader: { httpHeaderName: ADMIN_MARK_HEADER, values: args.adminMarks } },
+            ],
+            actions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+          }),
+        ]
+      : []),
+    new aws.lb.ListenerRule(`${name}-block-admin`, {
+      listenerArn: originListener.arn,
+      priority: 3,
+      conditions: [{ pathPattern: { values: [ADMIN_PATH_PATTERN] } }],
+      actions: [refuse("403", JSON.stringify({ error: "forbidden", message: "admin is not reachable from this address" }), "application/json")],
+    }),
     new aws.lb.ListenerRule(`${name}-from-cloudfront`, {
       listenerArn: originListener.arn,
       priority: 10,
-      conditions: [{ httpHeader: { httpHeaderName: ORIGIN_VERIFY_HEADER, values: args.originVerifyTokens } }],
+      conditions: [fromCloudFront],
       actions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
     }),
   ];

@@ -4,6 +4,14 @@
 // Cluster mode stays disabled: the service's Lua scripts touch several keys
 // at once and it SUBSCRIBEs to one channel; a single shard with a replica in
 // the other AZ gives automatic Multi-AZ failover without hash-tagging keys.
+//
+// AUTH: a security group is the only other thing between a compromised peer in
+// the VPC and the canvas, so the group also demands a token (Redis AUTH, over
+// TLS). The token comes from `pulumi config set --secret redisAuthToken`: the
+// program has no random generator it could keep stable across runs
+// (@pulumi/random is not a dependency; a random value drawn per run would
+// rotate the token on every `pulumi up`). It reaches the tasks inside
+// REDIS_URL, through Secrets Manager (iam.ts), never the task definition.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { REDIS_PORT } from "./security.js";
@@ -16,18 +24,38 @@ export interface RedisArgs {
   subnetIds: pulumi.Input<string>[];
   securityGroupId: pulumi.Input<string>;
   snapshotRetentionDays: number;
+  authToken: pulumi.Output<string>;
+  /**
+   * How a token change is applied. ROTATE: the old token (or no token, on a group that had
+   * none) keeps working beside the new one while the tasks roll; SET afterwards drops it.
+   */
+  authTokenUpdateStrategy: string;
 }
 
 export interface Redis {
   group: aws.elasticache.ReplicationGroup;
-  /** rediss:// (TLS) URL of the primary endpoint, for the REDIS_URL variable. */
+  /** rediss://:<token>@<primary endpoint>:port (TLS + AUTH), for REDIS_URL; secret. */
   url: pulumi.Output<string>;
+}
+
+/**
+ * ElastiCache takes 16-128 printable characters without / " @ % and most punctuation; the token
+ * also sits in REDIS_URL's userinfo. Letters, digits and '-' satisfy both without escaping.
+ */
+export function checkRedisAuthToken(token: string): string {
+  if (!/^[A-Za-z0-9-]{32,128}$/.test(token)) {
+    throw new Error("config redisAuthToken must be 32-128 of [A-Za-z0-9-] (e.g. openssl rand -hex 32)");
+  }
+  return token;
 }
 
 export function createRedis(args: RedisArgs): Redis {
   const { name } = args;
   if (args.replicas < 1) {
     throw new Error("redisReplicas must be at least 1: automatic failover needs a replica");
+  }
+  if (args.authTokenUpdateStrategy !== "ROTATE" && args.authTokenUpdateStrategy !== "SET") {
+    throw new Error(`redisAuthTokenUpdateStrategy must be ROTATE or SET, got "${args.authTokenUpdateStrategy}"`);
   }
 
   const subnetGroup = new aws.elasticache.SubnetGroup(`${name}-redis`, {
@@ -57,6 +85,9 @@ export function createRedis(args: RedisArgs): Redis {
     // snapshots/swap at rest.
     transitEncryptionEnabled: true,
     transitEncryptionMode: "required",
+    // The provider applies token changes at once (ApplyImmediately), whatever applyImmediately says.
+    authToken: args.authToken,
+    authTokenUpdateStrategy: args.authTokenUpdateStrategy,
     atRestEncryptionEnabled: true,
     parameterGroupName: parameterGroup.name,
     subnetGroupName: subnetGroup.name,
@@ -70,6 +101,7 @@ export function createRedis(args: RedisArgs): Redis {
 
   return {
     group,
-    url: pulumi.interpolate`rediss://${group.primaryEndpointAddress}:${REDIS_PORT}`,
+    // ioredis reads the password from the URL's userinfo; the token's alphabet needs no escaping.
+    url: pulumi.secret(pulumi.interpolate`rediss://:${args.authToken}@${group.primaryEndpointAddress}:${REDIS_PORT}`),
   };
 }

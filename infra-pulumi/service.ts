@@ -124,10 +124,10 @@ export function createService(args: ServiceArgs): Service {
         // SIGTERM, then this many seconds before SIGKILL. The service drains
         // and exits within 10 s; 30 s leaves margin on a loaded task.
         stopTimeout: args.stopTimeout,
-        // One file descriptor per WebSocket, plus Redis/HTTP. A task is planned at 10,800 watchers
+        // One file descriptor per WebSocket, plus Redis/HTTP. A task is planned at 13,500 watchers
         // and holds 18,000 within the latency target (WATCHERS_PER_VCPU, index.ts); the survivors of
-        // an AZ loss take ~21,400 each until replacements start, and the pacer keeps serving up to
-        // ~40,000 (FANOUT_FRAME_BUDGET × 1 s). 65,535 is 3.6 × the measured figure.
+        // an AZ loss take up to ~27,300 each until replacements start, and the pacer keeps serving up
+        // to ~40,000 (FANOUT_FRAME_BUDGET × 1 s). 65,535 is 3.6 × the measured figure.
         ulimits: [{ name: "nofile", softLimit: 65535, hardLimit: 65535 }],
         logConfiguration: {
           logDriver: "awslogs",

@@ -10,6 +10,7 @@ const SECRETS = {
   sessionSecret: "session-secret-0123456789abcdef-0123456789",
   adminToken: "admin-token-0123456789abcdef",
   originVerifyToken: "originTokenABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
+  redisAuthToken: "redisAuthToken0123456789abcdefABCDEF",
 };
 const run = (config: Record<string, string>, instance: string) =>
   runProgram({ imageTag: "git-abc1234", ...SECRETS, ...config }, Object.keys(SECRETS), instance);
@@ -23,7 +24,9 @@ const WATCHERS_PER_VCPU = (() => {
   if (m.length !== 1) throw new Error(`index.ts: expected one marked WATCHERS_PER_VCPU constant, found ${m.length}`);
   return Number(m[0][1].replace(/_/g, ""));
 })();
-const DEFAULT_PLAN = planCapacity({ watchers: 300_000, watchersPerVcpu: WATCHERS_PER_VCPU, targetPercent: 60, azCount: 2 });
+/** cpuTargetPercent's default: above a serving task's measured 59–67 % (bench/RESULTS.md 'watchers'). */
+const CPU_TARGET_DEFAULT = 75;
+const DEFAULT_PLAN = planCapacity({ watchers: 300_000, watchersPerVcpu: WATCHERS_PER_VCPU, targetPercent: CPU_TARGET_DEFAULT, azCount: 2 });
 
 const policies = (p: Program) => p.ofType("aws:appautoscaling/policy:Policy");
 const metricOf = (policy: Program["resources"][number]) =>
@@ -37,7 +40,7 @@ const target = (p: Program) => p.one("aws:appautoscaling/target:Target").inputs;
 
 const defaults = await run({}, "defaults");
 
-t.test("defaults: two target-tracking policies, memory at 70 % and CPU at 60 %, on one target", async (t) => {
+t.test("defaults: two target-tracking policies, memory at 70 % and CPU at 75 %, on one target", async (t) => {
   const all = policies(defaults);
   t.equal(all.length, 2, "exactly two scaling policies");
   t.ok(all.every((x) => x.inputs.policyType === "TargetTrackingScaling"), "both target tracking");
@@ -53,7 +56,7 @@ t.test("defaults: two target-tracking policies, memory at 70 % and CPU at 60 %, 
   const memory = policyFor(defaults, "ECSServiceAverageMemoryUtilization").targetTrackingScalingPolicyConfiguration;
   const cpu = policyFor(defaults, "ECSServiceAverageCPUUtilization").targetTrackingScalingPolicyConfiguration;
   t.equal(memory.targetValue, 70, "the owner's memory target");
-  t.equal(cpu.targetValue, 60);
+  t.equal(cpu.targetValue, CPU_TARGET_DEFAULT);
   t.same([memory.scaleOutCooldown, memory.scaleInCooldown], [60, 600]);
   t.same([cpu.scaleOutCooldown, cpu.scaleInCooldown], [60, 900], "scale out within a minute, in slowly");
   t.notOk(cpu.disableScaleIn, "CPU decides scale-in");
@@ -64,7 +67,7 @@ t.test("defaults: maxCapacity is the maxTasks derived from watchers per vCPU", a
   t.equal(tg.minCapacity, 2);
   t.equal(tg.maxCapacity, DEFAULT_PLAN.maxTasks);
   t.equal(DEFAULT_PLAN.maxTasks, DEFAULT_PLAN.tasks + Math.ceil(DEFAULT_PLAN.tasks / 2), "tasks for 300k + one AZ's worth");
-  t.equal(DEFAULT_PLAN.tasks, Math.ceil(300_000 / ((WATCHERS_PER_VCPU * 60) / 100)));
+  t.equal(DEFAULT_PLAN.tasks, Math.ceil(300_000 / ((WATCHERS_PER_VCPU * CPU_TARGET_DEFAULT) / 100)));
   const td = defaults.one("aws:ecs/taskDefinition:TaskDefinition").inputs;
   t.same([td.cpu, td.memory], ["1024", "2048"], "1 vCPU, 2 GiB");
   const [nofile] = JSON.parse(td.containerDefinitions)[0].ulimits.filter((u: any) => u.name === "nofile");
@@ -74,11 +77,11 @@ t.test("defaults: maxCapacity is the maxTasks derived from watchers per vCPU", a
 
 t.test("config overrides reach both policies and the target", async (t) => {
   const p = await run(
-    { cpuTargetPercent: "75", memoryTargetPercent: "80", minTasks: "4", desiredCount: "5", maxTasks: "50" },
+    { cpuTargetPercent: "85", memoryTargetPercent: "80", minTasks: "4", desiredCount: "5", maxTasks: "50" },
     "overrides",
   );
   t.equal(policies(p).length, 2);
-  t.equal(policyFor(p, "ECSServiceAverageCPUUtilization").targetTrackingScalingPolicyConfiguration.targetValue, 75);
+  t.equal(policyFor(p, "ECSServiceAverageCPUUtilization").targetTrackingScalingPolicyConfiguration.targetValue, 85);
   t.equal(policyFor(p, "ECSServiceAverageMemoryUtilization").targetTrackingScalingPolicyConfiguration.targetValue, 80);
   t.same([target(p).minCapacity, target(p).maxCapacity], [4, 50]);
   t.equal(p.one("aws:ecs/service:Service").inputs.desiredCount, 5);
@@ -104,10 +107,10 @@ t.test("bad autoscaling config fails before anything is created, saying which ke
 });
 
 t.test("planCapacity: the arithmetic and its guards", async (t) => {
-  t.same(planCapacity({ watchers: 300_000, watchersPerVcpu: 18_000, targetPercent: 60, azCount: 2 }), {
-    watchersPerTask: 10_800,
-    tasks: 28,
-    maxTasks: 42,
+  t.same(planCapacity({ watchers: 300_000, watchersPerVcpu: 18_000, targetPercent: 75, azCount: 2 }), {
+    watchersPerTask: 13_500,
+    tasks: 23,
+    maxTasks: 35,
   });
   t.same(planCapacity({ watchers: 1000, watchersPerVcpu: 1000, targetPercent: 100, azCount: 3 }), {
     watchersPerTask: 1000,
@@ -138,7 +141,7 @@ function figuresIn(name: string, text: string): Figures {
 t.test("docs/capacity.md, docs/deploy.md, index.ts and the program carry the same figures", async (t) => {
   const expected: Figures = {
     "watchers per vCPU": WATCHERS_PER_VCPU,
-    "CPU target": 60,
+    "CPU target": CPU_TARGET_DEFAULT,
     "watchers per task": DEFAULT_PLAN.watchersPerTask,
     "tasks for 300,000 watchers": DEFAULT_PLAN.tasks,
     "maxTasks default": DEFAULT_PLAN.maxTasks,

@@ -34,6 +34,7 @@ t.test("the example stack config deploys (with secrets supplied)", async (t) => 
     sessionSecret: "example-session-secret-0123456789-abcdef",
     adminToken: "example-admin-token-0123",
     originVerifyToken: "exampleOriginVerifyToken0123456789abcdef",
+    redisAuthToken: "exampleRedisAuthToken0123456789abcdef",
   };
   const p = await runProgram({ ...config, ...secrets }, Object.keys(secrets));
   const target = p.one("aws:appautoscaling/target:Target").inputs;

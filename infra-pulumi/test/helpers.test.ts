@@ -1,8 +1,10 @@
 // Pure helpers of the program, and the harness's CloudFront path matching
 // the behaviour tests rely on.
 import t from "tap";
+import { parseAdminCidrs } from "../admin.js";
 import { ecrRepositoryArn } from "../image.js";
 import { subnetCidr } from "../network.js";
+import { checkRedisAuthToken } from "../redis.js";
 import { checkFargateSize } from "../service.js";
 import { pathPatternMatches } from "./fixtures/harness.js";
 
@@ -48,4 +50,20 @@ t.test("pathPatternMatches follows CloudFront's wildcards", async (t) => {
   t.ok(pathPatternMatches("/a?c", "/abc"));
   t.notOk(pathPatternMatches("/a.c", "/abc"), "dots are literal");
   t.notOk(pathPatternMatches("/Metrics*", "/metrics"), "case-sensitive");
+});
+
+t.test("parseAdminCidrs splits by family and refuses what WAF would, or what opens admin to all", async (t) => {
+  t.same(parseAdminCidrs(undefined), { ipv4: [], ipv6: [] });
+  t.same(parseAdminCidrs("  "), { ipv4: [], ipv6: [] }, "blank: closed");
+  t.same(parseAdminCidrs("203.0.113.0/24 198.51.100.7/32,2001:db8::/32"), { ipv4: ["203.0.113.0/24", "198.51.100.7/32"], ipv6: ["2001:db8::/32"] });
+  t.same(parseAdminCidrs("::ffff:203.0.113.0/120").ipv6, ["::ffff:203.0.113.0/120"], "embedded IPv4");
+  t.throws(() => parseAdminCidrs("2001:db8::1/64"), /host bits/);
+  t.throws(() => parseAdminCidrs("::/0"), /would allow every address/);
+  t.throws(() => parseAdminCidrs("example.com/24"), /not an IPv4 or IPv6/);
+});
+
+t.test("checkRedisAuthToken: what ElastiCache accepts and a URL carries unescaped", async (t) => {
+  t.throws(() => checkRedisAuthToken("short"), /redisAuthToken must be 32-128 of \[A-Za-z0-9-\]/);
+  t.throws(() => checkRedisAuthToken(`${"a".repeat(40)}@x`), /redisAuthToken/, "an @ would break the URL and ElastiCache");
+  t.equal(checkRedisAuthToken("0123456789abcdef".repeat(4)), "0123456789abcdef".repeat(4), "openssl rand -hex 32");
 });

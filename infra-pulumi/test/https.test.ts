@@ -23,8 +23,9 @@ const p = await runProgram(
     adminToken: "admin-token-0123456789abcdef",
     originVerifyToken: TOKEN,
     originVerifyTokenPrevious: PREVIOUS_TOKEN,
+    redisAuthToken: "redisAuthToken0123456789abcdefABCDEF",
   },
-  ["sessionSecret", "sessionSecretPrevious", "adminToken", "originVerifyToken", "originVerifyTokenPrevious"],
+  ["sessionSecret", "sessionSecretPrevious", "adminToken", "originVerifyToken", "originVerifyTokenPrevious", "redisAuthToken"],
 );
 
 const container = () => JSON.parse(p.one("aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions)[0];
@@ -50,7 +51,7 @@ t.test("ALB: HTTPS listener with the certificate; HTTP only redirects", async (t
   t.match(https.inputs.sslPolicy, /^ELBSecurityPolicy-TLS13/);
   t.same(http.inputs.defaultActions, [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }]);
   const rules = p.ofType("aws:lb/listenerRule:ListenerRule");
-  t.ok(rules.length === 2 && rules.every((r) => r.inputs.listenerArn === https.state.arn), "rules live on the HTTPS listener");
+  t.ok(rules.length >= 3 && rules.every((r) => r.inputs.listenerArn === https.state.arn), "rules live on the HTTPS listener");
   const forward = rules.find((r) => r.inputs.actions[0].type === "forward")!;
   t.same(forward.inputs.conditions[0].httpHeader.values, [TOKEN, PREVIOUS_TOKEN], "both tokens accepted while rotating");
 
@@ -78,7 +79,7 @@ t.test("CloudFront: TLS to the origin name, custom domain and certificate", asyn
 
 t.test("rotation: the previous session secret is injected from Secrets Manager too", async (t) => {
   const c = container();
-  t.same(c.secrets.map((s: any) => s.name).sort(), ["ADMIN_TOKEN", "SESSION_SECRET", "SESSION_SECRET_PREVIOUS"]);
+  t.same(c.secrets.map((s: any) => s.name).sort(), ["ADMIN_TOKEN", "REDIS_URL", "SESSION_SECRET", "SESSION_SECRET_PREVIOUS"]);
   t.notOk(c.environment.some((e: any) => /SECRET|TOKEN/.test(e.name)), "none of them in plain environment");
   const env = Object.fromEntries(c.environment.map((e: any) => [e.name, e.value]));
   t.equal(env.ALLOWED_ORIGINS, "https://canvas.example.com");

@@ -13,6 +13,7 @@ const SECRETS = {
   sessionSecret: "session-secret-0123456789abcdef-0123456789",
   adminToken: "admin-token-0123456789abcdef",
   originVerifyToken: "originTokenABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
+  redisAuthToken: "redisAuthToken0123456789abcdefABCDEF",
 };
 const run = (config: Record<string, string>, instance: string) =>
   runProgram({ imageTag: "git-abc1234", ...SECRETS, ...config }, Object.keys(SECRETS), instance);
@@ -150,7 +151,7 @@ t.test("the dashboard shows what operators asked for, on one screen", async (t) 
   t.ok(refusals, "refusals by reason (a SEARCH over the Reason dimension)");
 
   const tasks = graphs(defaults).find((w: any) => widgetMetrics(w).refs.some((r) => r.name === "RunningTaskCount"));
-  t.same(tasks.properties.annotations.horizontal.map((a: any) => a.value), [42], "a line at maxTasks (default 42)");
+  t.same(tasks.properties.annotations.horizontal.map((a: any) => a.value), [35], "a line at maxTasks (default 35)");
   const tasksOverridden = graphs(overridden).find((w: any) => widgetMetrics(w).refs.some((r) => r.name === "RunningTaskCount"));
   t.same(tasksOverridden.properties.annotations.horizontal.map((a: any) => a.value), [30], "follows maxTasks");
 
@@ -174,7 +175,7 @@ t.test("each alarm's threshold comes from config: defaults and overrides", async
   const expected: Record<AlarmKey, [number, number]> = {
     placementP99: [500, 750],
     http5xxRate: [1, 2.5],
-    tasksAtMax: [42, 30],
+    tasksAtMax: [35, 30],
     redisCpu: [70, 65],
     redisMemory: [80, 85],
     replicationLag: [5, 10],

@@ -14,6 +14,7 @@ import { ACCOUNT, REGION, behaviourFor, isSecret, runProgram, type Recorded } fr
 const SESSION_SECRET = "session-secret-0123456789abcdef-0123456789";
 const ADMIN_TOKEN = "admin-token-0123456789abcdef";
 const ORIGIN_TOKEN = "originTokenABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+const REDIS_TOKEN = "redisAuthToken0123456789abcdefABCDEF";
 
 const p = await runProgram(
   {
@@ -27,8 +28,9 @@ const p = await runProgram(
     sessionSecret: SESSION_SECRET,
     adminToken: ADMIN_TOKEN,
     originVerifyToken: ORIGIN_TOKEN,
+    redisAuthToken: REDIS_TOKEN,
   },
-  ["sessionSecret", "adminToken", "originVerifyToken"],
+  ["sessionSecret", "adminToken", "originVerifyToken", "redisAuthToken"],
 );
 
 const T = {
@@ -207,7 +209,8 @@ t.test("Redis: Multi-AZ automatic failover, encryption in transit and at rest, t
 
   const subnets = p.one("aws:elasticache/subnetGroup:SubnetGroup").inputs.subnetIds;
   t.same(subnets, ["tessera-private-0-id", "tessera-private-1-id"], "private subnets");
-  t.equal(envOf(container()).REDIS_URL, `rediss://${rg.state.primaryEndpointAddress}:6379`, "service connects over TLS");
+  const secretValues = JSON.parse(p.one("aws:secretsmanager/secretVersion:SecretVersion").inputs.secretString);
+  t.equal(secretValues.REDIS_URL, `rediss://:${REDIS_TOKEN}@${rg.state.primaryEndpointAddress}:6379`, "service connects over TLS, with AUTH");
 });
 
 t.test("no security group is open to the internet except the ALB's 80/443", async (t) => {
@@ -271,24 +274,29 @@ t.test("execution role: image pull, the log stream and the one secret", async (t
   }
 });
 
-t.test("SESSION_SECRET and ADMIN_TOKEN come from Secrets Manager, never plain environment", async (t) => {
+t.test("SESSION_SECRET, ADMIN_TOKEN and REDIS_URL come from Secrets Manager, never plain environment", async (t) => {
   const c = container();
   const env = envOf(c);
-  for (const key of ["SESSION_SECRET", "SESSION_SECRET_PREVIOUS", "ADMIN_TOKEN"]) {
+  for (const key of ["SESSION_SECRET", "SESSION_SECRET_PREVIOUS", "ADMIN_TOKEN", "REDIS_URL"]) {
     t.notOk(key in env, `${key} not in environment`);
   }
   const whole = JSON.stringify(p.one(T.taskDef).inputs);
   t.notOk(whole.includes(SESSION_SECRET), "session secret value nowhere in the task definition");
   t.notOk(whole.includes(ADMIN_TOKEN), "admin token value nowhere in the task definition");
+  t.notOk(whole.includes(REDIS_TOKEN), "Redis AUTH token nowhere in the task definition");
 
   const secret = p.one("aws:secretsmanager/secret:Secret");
   const version = p.one("aws:secretsmanager/secretVersion:SecretVersion");
-  t.same(c.secrets.map((s: any) => s.name).sort(), ["ADMIN_TOKEN", "SESSION_SECRET"]);
+  t.same(c.secrets.map((s: any) => s.name).sort(), ["ADMIN_TOKEN", "REDIS_URL", "SESSION_SECRET"]);
   for (const s of c.secrets) {
     t.equal(s.valueFrom, `${secret.state.arn}:${s.name}::${version.state.versionId}`, `${s.name} from the app secret`);
   }
   t.equal(version.inputs.secretId, secret.id);
-  t.same(JSON.parse(version.inputs.secretString), { SESSION_SECRET, ADMIN_TOKEN }, "the secret holds the configured values");
+  t.same(
+    JSON.parse(version.inputs.secretString),
+    { SESSION_SECRET, ADMIN_TOKEN, REDIS_URL: `rediss://:${REDIS_TOKEN}@${p.one(T.redis).state.primaryEndpointAddress}:6379` },
+    "the secret holds the configured values",
+  );
   t.ok(isSecret(version.rawInputs.secretString), "and stays encrypted in the Pulumi state");
   t.notOk(isSecret(p.one(T.taskDef).rawInputs.containerDefinitions), "nothing secret reached the task definition");
 });
