@@ -1,11 +1,12 @@
 // The HTTP half of docs/api.md, typed; every call is same-origin so the session cookie rides along.
 import { PALETTE } from '../../service/src/wire/palette.js';
+import { parseControls, type Controls } from './controls.js';
 
-export interface CanvasConfig {
+/** The live controls (cooldownMs, frozen, onlyColor) as they were when the page loaded. */
+export interface CanvasConfig extends Controls {
   width: number;
   height: number;
   palette: readonly string[];
-  cooldownMs: number;
   /** How long the tab may stay hidden before the socket is closed (0 = never). */
   hiddenGraceMs: number;
 }
@@ -66,7 +67,9 @@ export async function fetchConfig(): Promise<CanvasConfig> {
   // The server's palette is authoritative; the bundled one covers an older server that sent a short list.
   const palette = Array.isArray(c.palette) && c.palette.length === 16 ? c.palette : PALETTE;
   const hiddenGraceMs = typeof c.hiddenGraceMs === 'number' && c.hiddenGraceMs >= 0 ? c.hiddenGraceMs : DEFAULT_HIDDEN_GRACE_MS;
-  return { width: c.width!, height: c.height!, palette, cooldownMs: typeof c.cooldownMs === 'number' ? c.cooldownMs : 0, hiddenGraceMs };
+  // An older server sends only cooldownMs: nothing frozen, every colour.
+  const controls = parseControls({ frozen: false, onlyColor: null, ...c }, palette.length) ?? { cooldownMs: 0, frozen: false, onlyColor: null };
+  return { width: c.width!, height: c.height!, palette, ...controls, hiddenGraceMs };
 }
 
 /** Creates the session (or confirms the one in the cookie); the cookie is what the socket upgrade uses. */

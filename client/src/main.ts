@@ -2,16 +2,18 @@
 // view and placements, and every change is painted on the next animation frame.
 import { createSession, fetchBoard, fetchConfig, fetchPixel, type CanvasConfig } from './api.js';
 import { Board } from './board.js';
+import { parseControls, type Controls } from './controls.js';
 import { exposeDebug } from './debug.js';
 import { Input } from './input.js';
 import { Socket, socketUrl } from './net.js';
 import { Placer } from './place.js';
 import { Renderer } from './render.js';
 import { Sync } from './sync.js';
+import { Banner, onlyColorText } from './ui/banner.js';
 import { Coords } from './ui/coords.js';
 import { Countdown } from './ui/countdown.js';
 import { Inspector } from './ui/inspector.js';
-import { CONNECTION_LOST, OFFLINE_PLACE, OFFLINE_STICKY, RECONNECTED, ZOOMED_TO_PLACE, cooldownMessage, refusalMessage } from './ui/messages.js';
+import { CONNECTION_LOST, FROZEN_PLACE, OFFLINE_PLACE, OFFLINE_STICKY, RECONNECTED, ZOOMED_TO_PLACE, cooldownMessage, refusalMessage } from './ui/messages.js';
 import { Palette } from './ui/palette.js';
 import { StatusChip } from './ui/status.js';
 import { Toast } from './ui/toast.js';
@@ -48,6 +50,7 @@ async function boot(): Promise<void> {
   const palette = new Palette($('#palette'), config.palette);
   const inspector = new Inspector($('#inspector'), config.palette, fetchPixel);
   const inspectButton = $<HTMLButtonElement>('#tool-inspect');
+  const banner = new Banner($('#banner'), config.palette);
 
   const board = new Board(config.width, config.height, config.palette);
   const view = new View(config.width, config.height);
@@ -101,6 +104,23 @@ async function boot(): Promise<void> {
   countdown.onReady = () => toast.show('You can place your next pixel.', 'info', 3000);
   countdown.setUntil(placer.nextAt);
 
+  // The moderators' live controls: from /api/config, then {"t":"controls"} on every socket open and change.
+  let controls: Controls = { cooldownMs: config.cooldownMs, frozen: config.frozen, onlyColor: config.onlyColor };
+  const applyControls = (next: Controls) => {
+    if (next.cooldownMs !== controls.cooldownMs) {
+      placer.setCooldown(next.cooldownMs);
+      countdown.setCooldown(next.cooldownMs);
+      banner.cooldownChanged(next.cooldownMs);
+    }
+    controls = next;
+    palette.allowOnly(next.onlyColor);
+    countdown.setFrozen(next.frozen);
+    banner.show(next);
+  };
+  palette.allowOnly(controls.onlyColor);
+  countdown.setFrozen(controls.frozen);
+  banner.show(controls);
+
   let everLive = false;
   let lostTimer: ReturnType<typeof setTimeout> | undefined;
   let lostShown = false;
@@ -114,6 +134,9 @@ async function boot(): Promise<void> {
       if (msg.t === 'reset') void sync.onReset().then(() => renderer.request());
       else if (msg.t === 'pace') {
         if (typeof msg.intervalMs === 'number' && msg.intervalMs > 0) status.setPace(msg.intervalMs);
+      } else if (msg.t === 'controls') {
+        const next = parseControls(msg, config.palette.length);
+        if (next) applyControls(next);
       } else placer.onText(msg);
       renderer.request();
     },
@@ -186,6 +209,9 @@ async function boot(): Promise<void> {
     if (!p || p.x < 0 || p.y < 0 || p.x >= config.width || p.y >= config.height) return;
     const color = palette.selected;
     if (inspect || inspecting || color === null) return inspectPixel(p.x, p.y);
+    // Refused here, with the reason, rather than shown and rolled back: the server would refuse it too.
+    if (controls.frozen) return toast.show(FROZEN_PLACE, 'warn', 5000);
+    if (controls.onlyColor !== null && color !== controls.onlyColor) return toast.show(onlyColorText(controls.onlyColor), 'warn', 5000);
     if (view.zoom < PLACE_MIN_ZOOM) {
       // A pixel a few device px wide cannot be aimed at: the first click takes you there, the next places.
       view.zoomAt(at.x, at.y, PLACE_ZOOM / view.zoom);

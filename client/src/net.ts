@@ -15,6 +15,10 @@ export interface ServerText {
   message?: string;
   retryAfterMs?: number;
   intervalMs?: number;
+  /** {"t":"controls"}: the moderators' live controls (controls.ts). */
+  cooldownMs?: number;
+  frozen?: boolean;
+  onlyColor?: number | null;
 }
 
 export interface SocketHandlers {

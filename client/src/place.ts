@@ -41,12 +41,17 @@ export class Placer {
   constructor(
     private readonly board: Board,
     private readonly send: (text: string) => boolean,
-    private readonly cooldownMs: number,
+    private cooldownMs: number,
     private readonly events: PlacerEvents,
   ) {
     // A reload during the cooldown keeps the countdown (the server would refuse us anyway).
     const saved = Number(safeStorage()?.getItem(STORAGE_KEY));
     if (saved > Date.now()) this.nextAt = Math.min(saved, Date.now() + cooldownMs);
+  }
+
+  /** The moderators changed the cooldown: it applies from the next placement (a wait already given stays). */
+  setCooldown(ms: number): void {
+    this.cooldownMs = ms;
   }
 
   get coolingDown(): boolean {

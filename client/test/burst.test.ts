@@ -53,7 +53,7 @@ async function placeOverSockets(pixels: { x: number; y: number; color: number }[
         ws.on('message', (data, binary) => {
           if (binary) return;
           const m = JSON.parse(String(data));
-          if (m.t === 'pace') return; // the server's frame interval, sent on open
+          if (m.t === 'pace' || m.t === 'controls') return; // the frame interval and the live controls, sent on open
           if (m.t !== 'ack') return reject(new Error(`socket placement refused: ${String(data)}`));
           if (++acked === mine.length) {
             ws.close();

@@ -9,6 +9,8 @@ export interface Config {
   width: number;
   height: number;
   cooldownMs: number;
+  /** AUTO_COOLDOWN=1: the cooldown follows the number of active users (auto-cooldown.ts); undefined = off. */
+  autoCooldown: { refUsers: number; minMs: number; maxMs: number } | undefined;
   canvasId: string;
   redisUrl: string | undefined;
   redisCommandTimeoutMs: number;
@@ -95,7 +97,8 @@ function defaultStaticDir(): string {
 export function loadConfig(env: Env = process.env): Config {
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl}"`);
+    // Never echo a password the URL may carry (redis://:<token>@host).
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl.replace(/\/\/[^@/]*@/, '//<credentials>@')}"`);
   }
   const dataDir = resolve(env.DATA_DIR || './data');
   let sessionSecret = secret('SESSION_SECRET', env.SESSION_SECRET);
@@ -115,6 +118,14 @@ export function loadConfig(env: Env = process.env): Config {
   if (width * height > 2 ** 28) throw new ConfigError('CANVAS_WIDTH × CANVAS_HEIGHT must be at most 2^28 pixels');
   const adminToken = env.ADMIN_TOKEN || undefined;
   if (adminToken && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
+  const autoOn = env.AUTO_COOLDOWN || '0';
+  if (autoOn !== '0' && autoOn !== '1') throw new ConfigError(`AUTO_COOLDOWN must be 0 or 1, got "${autoOn}"`);
+  const autoCooldown = {
+    refUsers: int(env, 'AUTO_COOLDOWN_REF_USERS', 1000, 1, 100_000_000),
+    minMs: int(env, 'AUTO_COOLDOWN_MIN_MS', 30_000, 0, 86_400_000),
+    maxMs: int(env, 'AUTO_COOLDOWN_MAX_MS', 900_000, 0, 86_400_000),
+  };
+  if (autoCooldown.minMs > autoCooldown.maxMs) throw new ConfigError(`AUTO_COOLDOWN_MIN_MS (${autoCooldown.minMs}) must not be above AUTO_COOLDOWN_MAX_MS (${autoCooldown.maxMs})`);
   const emfIntervalMs = int(env, 'EMF_INTERVAL_MS', 60_000, 0, 3_600_000);
   if (emfIntervalMs > 0 && emfIntervalMs < 1000) throw new ConfigError(`EMF_INTERVAL_MS must be 0 (off) or between 1000 and 3600000, got ${emfIntervalMs}`);
   return {
@@ -123,6 +134,7 @@ export function loadConfig(env: Env = process.env): Config {
     width,
     height,
     cooldownMs: int(env, 'COOLDOWN_MS', 300_000, 0, 86_400_000),
+    autoCooldown: autoOn === '1' ? autoCooldown : undefined,
     canvasId,
     redisUrl,
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 2000, 50, 60_000),

@@ -1,6 +1,8 @@
 // What every route and socket handler needs, built once in main.ts.
 import type { Tokens } from './auth/token.js';
+import type { AutoCooldown } from './auto-cooldown.js';
 import type { Config } from './config.js';
+import type { LiveControls } from './controls.js';
 import type { Fanout } from './fanout.js';
 import type { RateLimiter } from './http/rate-limit.js';
 import type { Logger } from './log.js';
@@ -27,6 +29,10 @@ export interface Context {
   store: CanvasStore;
   tokens: Tokens;
   fanout: Fanout;
+  /** The operators' live controls: cooldown, freeze, one colour (controls.ts). */
+  controls: LiveControls;
+  /** Set with AUTO_COOLDOWN=1: counts who places, for the automatic cooldown. */
+  autoCooldown?: AutoCooldown;
   log: Logger;
   metrics: Metrics;
   requestLimit: RateLimiter;

@@ -1,5 +1,7 @@
 // Moderation: bans, and rollbacks that restore pixels as ordinary new placements so every screen follows.
 import type { Context } from './context.js';
+import type { ControlsView } from './controls.js';
+import type { ControlsPatch } from './store/controls-store.js';
 import type { Placement } from './store/store.js';
 
 export const MODERATOR_USER = 'moderator';
@@ -31,6 +33,19 @@ export async function setBan(ctx: Context, userId: string, banned: boolean, by: 
   await ctx.store.setBanned(userId, banned);
   await ctx.store.recordModeration({ at: Date.now(), action: banned ? 'ban' : 'unban', userId, by });
   ctx.log.info({ userId, banned, by }, 'moderation: ban changed');
+}
+
+/**
+ * Changes the live controls fleet-wide and logs what changed, old → new (effective values: a cooldown set
+ * back to null shows the COOLDOWN_MS it returns to).
+ */
+export async function setControls(ctx: Context, patch: ControlsPatch, by: string): Promise<ControlsView> {
+  const { before, after, version } = await ctx.controls.update(patch);
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  for (const k of Object.keys(patch) as (keyof ControlsPatch)[]) changes[k] = { from: before[k], to: after[k] };
+  await ctx.store.recordModeration({ at: Date.now(), action: 'controls', by, changes, version });
+  ctx.log.info({ changes, by, version }, 'moderation: controls changed');
+  return ctx.controls.view();
 }
 
 const inRect = (p: Placement, r: Rect | undefined) => !r || (p.x >= r.x0 && p.x <= r.x1 && p.y >= r.y0 && p.y <= r.y1);

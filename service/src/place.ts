@@ -2,6 +2,7 @@
 import type { Context } from './context.js';
 import type { PixelInput } from './wire/messages.js';
 import { ApiError } from './wire/errors.js';
+import { PALETTE } from './wire/palette.js';
 
 const UNAVAILABLE_KIND: Record<string, string> = { history_backlog_full: 'backlog', fenced: 'fenced' };
 const UNAVAILABLE_MESSAGE: Record<string, string> = {
@@ -15,13 +16,33 @@ export interface Placed {
   nextPlacementAt: number;
 }
 
-/** Places a validated pixel for a user; throws ApiError (cooldown, banned, unavailable) when refused. */
+/** Refusals placePixel counts in tessera_rejections_total itself (the HTTP route counts the others). */
+export const COUNTED_BY_PLACE: ReadonlySet<string> = new Set(['cooldown', 'banned', 'unavailable', 'frozen', 'color_not_allowed']);
+
+/** The operators' controls (controls.ts), as this container knows them: refusals before the store is asked. */
+function checkControls(ctx: Context, pixel: PixelInput): void {
+  const c = ctx.controls;
+  let refusal: ApiError | undefined;
+  if (!c.ready) refusal = new ApiError('unavailable', UNAVAILABLE_MESSAGE.starting);
+  else if (c.frozen) refusal = new ApiError('frozen', 'the canvas is frozen by the moderators: no pixel can be placed right now');
+  else if (c.onlyColor !== null && pixel.color !== c.onlyColor) {
+    refusal = new ApiError('color_not_allowed', `only colour ${c.onlyColor} (${PALETTE[c.onlyColor]}) can be placed right now`, { onlyColor: c.onlyColor });
+  }
+  if (!refusal) return;
+  ctx.metrics.rejections.inc({ reason: refusal.code === 'unavailable' ? 'unavailable_store' : refusal.code });
+  throw refusal;
+}
+
+/** Places a validated pixel for a user; throws ApiError (frozen, color_not_allowed, cooldown, banned, unavailable) when refused. */
 export async function placePixel(ctx: Context, userId: string, pixel: PixelInput): Promise<Placed> {
+  checkControls(ctx, pixel);
   ctx.lifecycle.inFlight++;
   const started = process.hrtime.bigint();
   try {
-    const r = await ctx.store.place({ ...pixel, userId });
+    // The live cooldown (a moderator's, the automatic one, or COOLDOWN_MS): the store checks and sets it atomically.
+    const r = await ctx.store.place({ ...pixel, userId }, ctx.controls.cooldownMs);
     if (r.ok) {
+      ctx.autoCooldown?.note(userId);
       ctx.metrics.placements.inc();
       ctx.metrics.placementLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
       return { seq: r.seq, nextPlacementAt: r.nextPlacementAt };

@@ -3,7 +3,9 @@ import type { TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { Tokens } from './auth/token.js';
 import type { Config } from './config.js';
 import type { Context, PixelHistory } from './context.js';
-import { Fanout } from './fanout.js';
+import { AutoCooldown, LocalActiveUsers, RedisActiveUsers } from './auto-cooldown.js';
+import { LiveControls } from './controls.js';
+import { Fanout, UPDATES_TOPIC } from './fanout.js';
 import { registerAdmin } from './http/admin.js';
 import { EmfEmitter } from './emf.js';
 import { registerBoard } from './http/board.js';
@@ -14,11 +16,14 @@ import { registerSession } from './http/session.js';
 import { registerStatic } from './http/static.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { FileControlsStore, RedisControlsStore } from './store/controls-store.js';
 import { EmbeddedStore } from './store/embedded.js';
 import { RedisStore } from './store/redis.js';
 import type { CanvasStore } from './store/store.js';
 import { loadUws, uwsRuntime } from './uws.js';
 import { GOING_AWAY, registerSocket, type SocketData } from './ws/socket.js';
+
+const CONTROLS_POLL_MS = 1000;
 
 export interface Server {
   port: number;
@@ -35,7 +40,8 @@ export interface Extension {
   history?: PixelHistory;
 }
 
-export function createStore(config: Config, log: Logger, metrics: Metrics): CanvasStore {
+/** `cooldownMs`: the live cooldown when it is known before the store (embedded: it restores cooldowns with it). */
+export function createStore(config: Config, log: Logger, metrics: Metrics, cooldownMs = config.cooldownMs): CanvasStore {
   if (config.redisUrl) {
     return new RedisStore({
       url: config.redisUrl,
@@ -53,7 +59,7 @@ export function createStore(config: Config, log: Logger, metrics: Metrics): Canv
     dataDir: config.dataDir,
     width: config.width,
     height: config.height,
-    cooldownMs: config.cooldownMs,
+    cooldownMs,
     retentionMs: config.streamRetentionMs,
     snapshotIntervalMs: config.snapshotIntervalMs,
     log: log.child({ component: 'embedded' }),
@@ -66,8 +72,29 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
   const metrics = new Metrics();
   metrics.uwsNative.set(runtime.native ? 1 : 0);
   metrics.runtime.set({ node: runtime.node, uws: runtime.uws, native: String(runtime.native) }, 1);
-  const store = createStore(config, log, metrics);
+  // Embedded, the controls are a file read before the store; in Redis mode, a hash read through its connection.
+  const controlsFile = config.redisUrl ? undefined : new FileControlsStore(config.dataDir);
+  const store = createStore(config, log, metrics, controlsFile?.stored.cooldownMs ?? config.cooldownMs);
   if (store instanceof RedisStore) await store.connect();
+  const redisStore = store instanceof RedisStore ? store : undefined;
+  const autoCooldown = config.autoCooldown
+    ? new AutoCooldown(
+        redisStore ? new RedisActiveUsers(redisStore.redis, redisStore.keys.active) : new LocalActiveUsers(),
+        { baseMs: config.cooldownMs, ...config.autoCooldown },
+        log.child({ component: 'auto-cooldown' }),
+      )
+    : undefined;
+  const controls = new LiveControls({
+    store: controlsFile ?? new RedisControlsStore(redisStore!.redis, redisStore!.keys.controls),
+    defaultCooldownMs: config.cooldownMs,
+    autoCooldownMs: autoCooldown && (() => autoCooldown.current),
+    // Every container reads the shared hash once a second: a change reaches the whole fleet within about that.
+    pollMs: controlsFile ? 0 : CONTROLS_POLL_MS,
+    log: log.child({ component: 'controls' }),
+  });
+  await autoCooldown?.start();
+  autoCooldown?.onChange(() => controls.refresh());
+  await controls.start();
 
   const app = uws.App();
   const sockets = new Set<WebSocket<SocketData>>();
@@ -87,6 +114,8 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
     store,
     tokens: new Tokens([config.sessionSecret, ...(config.sessionSecretPrevious ? [config.sessionSecretPrevious] : [])], config.sessionTtlS),
     fanout,
+    controls,
+    autoCooldown,
     log,
     metrics,
     requestLimit: new RateLimiter(config.requestsPerMinute),
@@ -105,6 +134,7 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
   registerStatic(app, ctx);
 
   await fanout.start();
+  controls.onChange(() => app.publish(UPDATES_TOPIC, controls.message, false));
   for (const ext of extensions) await ext.start?.(ctx);
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
@@ -125,6 +155,8 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
       const deadline = Date.now() + 3000;
       while (ctx.lifecycle.inFlight > 0 && Date.now() < deadline) await sleep(10);
       fanout.stop();
+      controls.stop();
+      autoCooldown?.stop();
       // The last, partial interval, while the watchers are still connected.
       await emf?.stop();
       for (const ws of [...sockets]) ws.end(GOING_AWAY, 'server going away');

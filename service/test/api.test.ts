@@ -25,7 +25,7 @@ bothModes(t, 'config, session, board', async (t, mode) => {
   const s = await startInProcess({ ...mode.env, COOLDOWN_MS: '1000' });
   t.teardown(() => s.stop());
   const cfg = await (await fetch(`${s.base}/api/config`)).json();
-  t.same(cfg, { width: 100, height: 80, palette: [...PALETTE], cooldownMs: 1000, hiddenGraceMs: 60_000 });
+  t.same(cfg, { width: 100, height: 80, palette: [...PALETTE], cooldownMs: 1000, frozen: false, onlyColor: null, hiddenGraceMs: 60_000 });
   t.equal(PALETTE.length, 16);
 
   const r = await fetch(`${s.base}/api/session`, { method: 'POST' });

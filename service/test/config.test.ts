@@ -23,6 +23,8 @@ t.test('bad values are refused with a clear message', async (t) => {
     [{ CANVAS_WIDTH: '0' }, /CANVAS_WIDTH/],
     [{ COOLDOWN_MS: '-5' }, /COOLDOWN_MS/],
     [{ REDIS_URL: 'http://x' }, /REDIS_URL/],
+    // The message never echoes the credentials a URL may carry.
+    [{ REDIS_URL: 'https://:s3cret-token@cache:6379' }, /^REDIS_URL must start with redis:\/\/ or rediss:\/\/, got "https:\/\/<credentials>@cache:6379"$/],
     [{ REDIS_URL: 'redis://127.0.0.1:1', SESSION_SECRET: '' }, /SESSION_SECRET is required/],
     [{ SESSION_SECRET: 'short' }, /at least 32 bytes/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],

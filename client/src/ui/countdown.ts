@@ -14,13 +14,14 @@ export class Countdown {
   private readonly label: HTMLElement;
   private readonly fill: HTMLElement;
   private hasColor = false;
+  private frozen = false;
   private wasCooling = false;
   /** Called when a cooldown runs out (not when there was none), e.g. to announce it. */
   onReady: () => void = () => {};
 
   constructor(
     private readonly root: HTMLElement,
-    private readonly cooldownMs: number,
+    private cooldownMs: number,
   ) {
     this.label = root.querySelector('.countdown-label')!;
     this.fill = root.querySelector('.countdown-fill')!;
@@ -32,6 +33,17 @@ export class Countdown {
     if (at <= Date.now()) this.wasCooling = false; // lifted, not run out: nothing to announce
     clearInterval(this.timer);
     if (at > Date.now()) this.timer = setInterval(() => this.render(), 250);
+    this.render();
+  }
+
+  /** The full length of a cooldown (for the bar), live from the moderators' controls. */
+  setCooldown(ms: number): void {
+    this.cooldownMs = ms;
+    this.render();
+  }
+
+  setFrozen(frozen: boolean): void {
+    this.frozen = frozen;
     this.render();
   }
 
@@ -54,6 +66,11 @@ export class Countdown {
     if (this.wasCooling) {
       this.wasCooling = false;
       this.onReady();
+    }
+    if (this.frozen) {
+      this.root.dataset.state = 'frozen';
+      this.label.textContent = 'Placing is paused';
+      return;
     }
     this.root.dataset.state = this.hasColor ? 'ready' : 'idle';
     this.label.textContent = this.hasColor ? 'Ready: click a pixel to place it' : 'Pick a colour, then click a pixel';

@@ -10,6 +10,10 @@ export function refusalMessage(code: string, serverMessage: string, retryAfterMs
       return { text: 'Slow down a little: too many requests. Try again in a few seconds.', kind: 'warn' };
     case 'no_session':
       return { text: 'Your session had expired. You are signed in again; place your pixel once more.', kind: 'warn' };
+    case 'frozen':
+      return { text: FROZEN_PLACE, kind: 'warn' };
+    case 'color_not_allowed':
+      return { text: 'That colour cannot be placed right now: the moderators allow only one colour.', kind: 'warn' };
     case 'banned':
       return { text: 'This account can no longer place pixels.', kind: 'error' };
     case 'unavailable':
@@ -27,6 +31,7 @@ export function cooldownMessage(retryInMs: number): string {
   return `You can place your next pixel in ${formatWait(retryInMs)}.`;
 }
 
+export const FROZEN_PLACE = 'The canvas is frozen, so that pixel was not placed. Placing comes back when the moderators lift the freeze.';
 export const OFFLINE_PLACE = 'You are offline, so that pixel was not placed. Tessera reconnects by itself.';
 export const OFFLINE_STICKY = 'You are offline. The canvas will catch up as soon as you are back.';
 export const CONNECTION_LOST = 'Connection lost. Reconnecting…';

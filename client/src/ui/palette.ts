@@ -12,6 +12,8 @@ export function colorName(i: number): string {
 
 export class Palette {
   selected: number | null = null;
+  /** Set while the moderators allow only this colour: the other swatches are disabled. */
+  private only: number | null = null;
   private readonly buttons: HTMLButtonElement[] = [];
   private readonly listeners: ((color: number | null) => void)[] = [];
 
@@ -27,6 +29,7 @@ export class Palette {
       b.setAttribute('aria-checked', 'false');
       b.setAttribute('aria-label', colorName(i));
       b.title = `${colorName(i)} (${hex.toUpperCase()})`;
+      b.dataset.title = b.title;
       b.dataset.color = String(i);
       b.tabIndex = i === 0 ? 0 : -1;
       b.style.setProperty('--swatch', hex);
@@ -41,12 +44,29 @@ export class Palette {
     this.listeners.push(fn);
   }
 
+  /** Only `color` may be placed (null = every colour): the others are disabled, and a disabled choice moves to it. */
+  allowOnly(color: number | null): void {
+    this.only = color;
+    this.buttons.forEach((b, i) => {
+      b.disabled = color !== null && i !== color;
+      b.title = b.disabled ? `${b.dataset.title}: not allowed right now` : b.dataset.title!;
+    });
+    if (color !== null && this.selected !== null && this.selected !== color) this.select(color, false);
+    else this.select(this.selected, false);
+  }
+
+  private allowed(i: number): boolean {
+    return this.only === null || i === this.only;
+  }
+
   /** Selects a colour (null = none); `focus` moves keyboard focus along with it. */
   select(color: number | null, focus: boolean): void {
     this.selected = color;
+    // The one swatch in the tab order: the selected one, else the first that can be chosen.
+    const tabbable = color ?? this.only ?? 0;
     this.buttons.forEach((b, i) => {
       b.setAttribute('aria-checked', String(i === color));
-      b.tabIndex = i === (color ?? 0) ? 0 : -1;
+      b.tabIndex = i === tabbable ? 0 : -1;
     });
     if (focus && color !== null) this.buttons[color].focus();
     for (const fn of this.listeners) fn(color);
@@ -55,8 +75,13 @@ export class Palette {
   /** Steps the selection by `delta`, wrapping (from none, forward starts at the first colour). */
   step(delta: number, focus = false): void {
     const n = this.buttons.length;
-    const from = this.selected ?? (delta > 0 ? -1 : 0);
-    this.select((((from + delta) % n) + n) % n, focus);
+    let next = this.selected ?? (delta > 0 ? -1 : 0);
+    // Past the disabled swatches (at most one full turn).
+    for (let k = 0; k < n; k++) {
+      next = (((next + delta) % n) + n) % n;
+      if (this.allowed(next)) break;
+    }
+    this.select(next, focus);
   }
 
   private onKey(e: KeyboardEvent): void {
@@ -72,7 +97,9 @@ export class Palette {
     e.preventDefault();
     e.stopPropagation();
     const n = this.buttons.length;
-    this.select(((next % n) + n) % n, true);
+    next = ((next % n) + n) % n;
+    // A disabled swatch cannot take focus: while one colour is allowed, every key lands on it.
+    this.select(this.allowed(next) ? next : this.only, true);
   }
 
   /** Swatches per row as laid out now (one row on a desktop, two on a phone). */

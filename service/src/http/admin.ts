@@ -2,7 +2,8 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Context } from '../context.js';
-import { ModerationError, rollback, setBan, type Rect } from '../moderation.js';
+import { parseControlsPatch } from '../controls.js';
+import { ModerationError, rollback, setBan, setControls, type Rect } from '../moderation.js';
 import { ApiError } from '../wire/errors.js';
 import { admit, type Admitted } from './admit.js';
 import { fail, readBody, sendError, sendJson } from './respond.js';
@@ -18,12 +19,13 @@ function sameSecret(a: string, b: string): boolean {
 
 type Handler = (ctx: Context, body: Record<string, unknown>) => Promise<unknown>;
 
-function route(app: TemplatedApp, ctx: Context, path: string, handler: Handler): void {
-  app.post(path, (res: HttpResponse, req: HttpRequest) => {
+function route(app: TemplatedApp, ctx: Context, path: string, handler: Handler, method: 'post' | 'get' = 'post'): void {
+  app[method](path, (res: HttpResponse, req: HttpRequest) => {
     const a: Admitted | null = admit(ctx, res, req);
     if (!a) return;
     const given = req.getHeader('x-admin-token');
-    const body = readBody(a.reply, req, MAX_ADMIN_BODY);
+    // A GET has no body to wait for.
+    const body = method === 'get' ? Promise.resolve(Buffer.alloc(0)) : readBody(a.reply, req, MAX_ADMIN_BODY);
     void (async () => {
       try {
         const raw = await body;
@@ -84,5 +86,8 @@ export function registerAdmin(app: TemplatedApp, ctx: Context): void {
     if (fromMs > toMs) throw new ApiError('invalid_request', '"from" must not be after "to"');
     return rollback(ctx, { userId: id, rect: r, fromMs, toMs }, 'admin');
   });
+  // Live controls, fleet-wide: cooldown, freeze, one colour (controls.ts).
+  route(app, ctx, '/api/admin/controls', async (ctx, b) => setControls(ctx, parseControlsPatch(b), 'admin'));
+  route(app, ctx, '/api/admin/controls', async (ctx) => ctx.controls.view(), 'get');
   route(app, ctx, '/api/admin/log', async (ctx, b) => ({ actions: await ctx.store.moderationLog(Math.min(1000, time(b.limit, 'limit', 100) || 100)) }));
 }

@@ -6,16 +6,21 @@ import { admit } from './admit.js';
 import { fail, send, sendJson } from './respond.js';
 
 export function registerBoard(app: TemplatedApp, ctx: Context): void {
-  const configBody = JSON.stringify({
-    width: ctx.config.width,
-    height: ctx.config.height,
-    palette: PALETTE,
-    cooldownMs: ctx.config.cooldownMs,
-    hiddenGraceMs: ctx.config.hiddenGraceMs,
-  });
+  const configBody = () =>
+    JSON.stringify({
+      width: ctx.config.width,
+      height: ctx.config.height,
+      palette: PALETTE,
+      // The live controls (controls.ts); sockets are told of every change with {"t":"controls"}.
+      cooldownMs: ctx.controls.cooldownMs,
+      frozen: ctx.controls.frozen,
+      onlyColor: ctx.controls.onlyColor,
+      hiddenGraceMs: ctx.config.hiddenGraceMs,
+    });
   app.get('/api/config', (res, req) => {
     const a = admit(ctx, res, req);
-    if (a) sendJson(a.reply, 200, configBody, { 'Cache-Control': 'public, max-age=60' });
+    // Short: the controls in it change while the page is open (a reload must not show a stale freeze).
+    if (a) sendJson(a.reply, 200, configBody(), { 'Cache-Control': 'public, max-age=2' });
   });
 
   app.get('/api/board', (res, req) => {

@@ -2,7 +2,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { tokenFrom } from '../auth/token.js';
 import type { Context } from '../context.js';
-import { placePixel } from '../place.js';
+import { COUNTED_BY_PLACE, placePixel } from '../place.js';
 import { ApiError } from '../wire/errors.js';
 import { parsePixelBody } from '../wire/messages.js';
 import { admit } from './admit.js';
@@ -27,7 +27,7 @@ export function registerPixel(app: TemplatedApp, ctx: Context): void {
         sendJson(a.reply, 200, placed);
       } catch (err) {
         if (err instanceof ApiError) {
-          if (err.code !== 'cooldown' && err.code !== 'unavailable' && err.code !== 'banned') ctx.metrics.rejections.inc({ reason: err.code });
+          if (!COUNTED_BY_PLACE.has(err.code)) ctx.metrics.rejections.inc({ reason: err.code });
           const retry = err.extra.retryAfterMs;
           sendError(a.reply, err, typeof retry === 'number' ? { 'Retry-After': String(Math.ceil(retry / 1000)) } : err.code === 'payload_too_large' ? { Connection: 'close' } : {});
           return;

@@ -24,6 +24,10 @@ export function canvasKeys(canvasId: string) {
     cooldownPrefix: `${tag}:cd:`,
     channel: `${tag}:updates`,
     moderation: `${tag}:moderation`,
+    /** The operators' live controls (cooldown, freeze, one colour): store/controls-store.ts. */
+    controls: `${tag}:controls`,
+    /** Prefix of the per-minute HyperLogLogs of who placed (the automatic cooldown: auto-cooldown.ts). */
+    active: `${tag}:active:`,
     /** A random id written when the canvas is created or restored (store/fence.ts). */
     epoch: `${tag}:epoch`,
     /** The seq fence: while this hash exists, place.lua refuses every placement. */

@@ -39,7 +39,7 @@ export interface Run {
 
 export interface ModerationRecord {
   at: number;
-  action: 'ban' | 'unban' | 'rollback';
+  action: 'ban' | 'unban' | 'rollback' | 'controls';
   [key: string]: unknown;
 }
 

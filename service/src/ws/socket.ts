@@ -83,6 +83,8 @@ export function registerSocket(app: TemplatedApp, ctx: Context, sockets: Set<Web
       ctx.metrics.wsClients.inc();
       // Every socket learns the current frame interval first (the client shows it); changes follow on the topic.
       ws.send(ctx.fanout.paceMessage, false);
+      // And the live controls (frozen, one colour, cooldown); changes follow on the topic.
+      ws.send(ctx.controls.message, false);
       const { since } = ws.getUserData();
       if (since === null) ws.subscribe(UPDATES_TOPIC);
       else
