@@ -21,6 +21,16 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Start DynamoDB Local and hand DYNAMODB_TABLE/ENDPOINT to the containers (default true). */
   dynamo?: boolean;
+  /**
+   * Containers keep the service's default budgets and socket cap (limits/) instead of the box's, which are off
+   * because every request comes from 127.0.0.1. For tests that pose as many networks through X-Forwarded-For.
+   */
+  defaultLimits?: boolean;
+  /**
+   * HAProxy keeps an X-Forwarded-For the client sent (adds one only when there is none): it stands in for the CDN,
+   * which writes the viewer's address, so a test can pose as any address, IPv6 included, from loopback.
+   */
+  keepForwardedFor?: boolean;
   /** The frontend port (default: a free one). */
   port?: number;
   /** Told about every process exit after start (a crash, or a kill the caller made). */
@@ -57,13 +67,22 @@ export interface Cluster {
 export const HISTORY_TABLE = 'tessera-history';
 
 /** Container settings of the box; rate limits are off because every request comes from 127.0.0.1. */
-export function containerEnv(o: { redisUrl: string; secret: string; dynamo?: DynamoHandle; extra?: Record<string, string> }): Record<string, string> {
+export function containerEnv(o: { redisUrl: string; secret: string; dynamo?: DynamoHandle; extra?: Record<string, string>; defaultLimits?: boolean }): Record<string, string> {
   return {
     REDIS_URL: o.redisUrl,
     SESSION_SECRET: o.secret,
     TRUSTED_PROXY_HOPS: '1',
-    RATE_LIMIT_REQUESTS_PER_MIN: '0',
-    RATE_LIMIT_SESSIONS_PER_MIN: '0',
+    // Everything comes from 127.0.0.1, one network: its socket cap and budgets (limits/) are off.
+    ...(o.defaultLimits
+      ? {}
+      : {
+          RATE_LIMIT_REQUESTS_PER_MIN: '0',
+          RATE_LIMIT_SESSIONS_PER_MIN: '0',
+          WS_MAX_PER_NETWORK: '0',
+          RATE_LIMIT_SOCKETS_PER_MIN: '0',
+          RATE_LIMIT_RESUMES_PER_MIN: '0',
+          RATE_LIMIT_PLACEMENTS_PER_MIN: '0',
+        }),
     LOG_LEVEL: 'warn',
     ...(o.dynamo
       ? {
@@ -93,11 +112,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     started.push(redis.process);
     const dynamo = opts.dynamo === false ? undefined : await startDynamoLocal();
     if (dynamo) started.push(dynamo.process);
-    const env = containerEnv({ redisUrl: redis.url, secret, dynamo, extra: opts.env });
+    const env = containerEnv({ redisUrl: redis.url, secret, dynamo, extra: opts.env, defaultLimits: opts.defaultLimits });
     const containers = await Promise.all(Array.from({ length: n }, (_, i) => Container.create({ index: i + 1, dir, root: REPO_ROOT, env })));
     started.push(...containers);
     await Promise.all(containers.map((c) => c.start()));
-    const haproxy = await startHaproxy({ dir, backends: containers.map((c) => c.port), port: opts.port, nofile: nofileLimit() });
+    const haproxy = await startHaproxy({ dir, backends: containers.map((c) => c.port), port: opts.port, nofile: nofileLimit(), keepForwardedFor: opts.keepForwardedFor });
     started.push(haproxy.process);
     for (const p of [redis.process, dynamo?.process, ...containers.map((c) => c.process), haproxy.process]) {
       if (p) p.onExit = (code, signal) => opts.onExit?.(p.name, code, signal);

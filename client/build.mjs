@@ -13,8 +13,30 @@ const out = outArg > 0 ? resolve(process.argv[outArg + 1]) : join(root, 'dist/cl
 const staging = `${out}.staging-${process.pid}`;
 rmSync(staging, { recursive: true, force: true });
 
+// The proof-of-work worker first: a classic (iife) worker, since Firefox < 114 has no module workers; main learns
+// its hashed URL through a define. Same origin, so the page CSP (default-src 'self') lets it start.
+const workerEntry = 'client/src/pow-worker.ts';
+const worker = await build({
+  absWorkingDir: root,
+  entryPoints: { 'pow-worker': workerEntry },
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  format: 'iife',
+  target: ['es2020', 'chrome90', 'firefox90', 'safari15'],
+  outdir: join(staging, 'assets'),
+  entryNames: '[name]-[hash]',
+  metafile: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const workerFile = Object.entries(worker.metafile.outputs).find(([f, m]) => m.entryPoint === workerEntry && f.endsWith('.js'))?.[0];
+if (!workerFile) throw new Error(`esbuild produced no .js for ${workerEntry}`);
+const workerUrl = '/' + relative(staging, join(root, workerFile)).split('\\').join('/');
+
 const entries = { main: 'client/src/main.ts', styles: 'client/styles.css' };
 const result = await build({
+  define: { __POW_WORKER_URL__: JSON.stringify(workerUrl) },
   absWorkingDir: root,
   entryPoints: entries,
   bundle: true,

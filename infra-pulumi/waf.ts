@@ -4,7 +4,7 @@
 //   admin-allow-ipv4/6  /api/admin* from an adminAllowCidrs address: count, label, insert the mark
 //   admin-deny          /api/admin* without that label: 403 (so always, without an allow-list)
 //   ip-reputation       AWSManagedRulesAmazonIpReputationList (known botnets, scanners)
-//   rate-session        /api/session: new sessions per address per 5 min
+//   rate-session        POST /api/session: new sessions per address per 5 min (not the challenge GET)
 //   rate-pixel          /api/pixel: placements and pixel-history reads per address per 5 min
 //   rate-ws             /ws: WebSocket upgrades per address per 5 min
 //   common              AWSManagedRulesCommonRuleSet, every rule blocking. Its body-size rule
@@ -36,6 +36,11 @@ export const RATE_LIMITED_PATHS: Record<keyof RateLimits, string> = {
   session: "/api/session",
   pixel: "/api/pixel",
   ws: "/ws",
+};
+
+/** The method a limit counts, where only one is costly: a session costs one GET of its challenge plus one POST. */
+export const RATE_LIMITED_METHODS: Partial<Record<keyof RateLimits, string>> = {
+  session: "POST",
 };
 
 export const MANAGED_RULE_GROUPS = {
@@ -80,6 +85,15 @@ const pathStartsWith = (prefix: string) => ({
       { priority: 0, type: "URL_DECODE" },
       { priority: 1, type: "NORMALIZE_PATH" },
     ],
+  },
+});
+
+const methodIs = (method: string) => ({
+  byteMatchStatement: {
+    fieldToMatch: { method: {} },
+    positionalConstraint: "EXACTLY",
+    searchString: method,
+    textTransformations: [{ priority: 0, type: "NONE" }],
   },
 });
 
@@ -150,7 +164,9 @@ export function createWaf(args: WafArgs): Waf {
           limit: args.limits[key],
           aggregateKeyType: "IP",
           evaluationWindowSec: RATE_WINDOW_SECONDS,
-          scopeDownStatement: pathStartsWith(RATE_LIMITED_PATHS[key]),
+          scopeDownStatement: RATE_LIMITED_METHODS[key]
+            ? { andStatement: { statements: [pathStartsWith(RATE_LIMITED_PATHS[key]), methodIs(RATE_LIMITED_METHODS[key]!)] } }
+            : pathStartsWith(RATE_LIMITED_PATHS[key]),
         },
       },
     });

@@ -60,6 +60,8 @@ export class Bench {
         LOG_LEVEL: 'warn',
         RATE_LIMIT_REQUESTS_PER_MIN: '0',
         RATE_LIMIT_SESSIONS_PER_MIN: '0',
+        // Every socket comes from 127.0.0.1: one network.
+        WS_MAX_PER_NETWORK: '0',
         SHUTDOWN_DELAY_MS: '0',
         WS_MAX_BACKPRESSURE: String(4 << 20),
         ...env,

@@ -30,7 +30,7 @@ export interface WatchersOptions {
 
 /** Tessera as the benchmark runs it: no per-address limits (every listener is on 127.0.0.x); the frame budget and interval cap passed on. */
 function tesseraEnv(): Record<string, string> {
-  const env: Record<string, string> = { RATE_LIMIT_REQUESTS_PER_MIN: '0', RATE_LIMIT_SESSIONS_PER_MIN: '0' };
+  const env: Record<string, string> = { RATE_LIMIT_REQUESTS_PER_MIN: '0', RATE_LIMIT_SESSIONS_PER_MIN: '0', WS_MAX_PER_NETWORK: '0' };
   for (const k of ['FANOUT_FRAME_BUDGET', 'FRAME_INTERVAL_MAX_MS']) if (process.env[k]) env[k] = process.env[k]!;
   return env;
 }

@@ -1,6 +1,7 @@
 // The HTTP half of docs/api.md, typed; every call is same-origin so the session cookie rides along.
 import { PALETTE } from '../../service/src/wire/palette.js';
 import { parseControls, type Controls } from './controls.js';
+import { solvePow, type PowChallenge } from './pow.js';
 
 /** The live controls (cooldownMs, frozen, onlyColor) as they were when the page loaded. */
 export interface CanvasConfig extends Controls {
@@ -72,12 +73,29 @@ export async function fetchConfig(): Promise<CanvasConfig> {
   return { width: c.width!, height: c.height!, palette, ...controls, hiddenGraceMs };
 }
 
-/** Creates the session (or confirms the one in the cookie); the cookie is what the socket upgrade uses. */
-export async function createSession(): Promise<{ userId: string }> {
-  const res = await fetch('/api/session', { method: 'POST' });
-  if (!res.ok) throw await errorFrom(res);
-  const body = (await res.json()) as { userId: string };
-  return { userId: body.userId };
+/** Challenge refusals that a fresh challenge fixes (it expired while we solved, or the difficulty went up). */
+const RETRY_WITH_NEW_CHALLENGE = new Set(['pow_expired', 'pow_reused', 'pow_insufficient']);
+
+/**
+ * Creates the session (or confirms the one in the cookie); the cookie is what the socket upgrade uses. A new
+ * session may cost a proof-of-work: solved in a worker, `onProgress` hears 0…100 meanwhile. The challenge is
+ * asked for first (it also says whether our cookie already holds a session), so no request is refused on the way.
+ */
+export async function createSession(onProgress: (percent: number) => void = () => undefined): Promise<{ userId: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const c = await fetch('/api/session/challenge', { cache: 'no-store' });
+    // 404: a server from before challenges; a plain POST is all it wants.
+    if (!c.ok && c.status !== 404) throw await errorFrom(c);
+    const info = c.ok ? ((await c.json()) as PowChallenge & { session?: boolean }) : null;
+    let body: string | undefined;
+    if (info && !info.session && info.difficulty > 0 && info.challenge) {
+      body = JSON.stringify({ challenge: info.challenge, solution: await solvePow(info, onProgress) });
+    }
+    const res = await fetch('/api/session', { method: 'POST', ...(body ? { headers: { 'Content-Type': 'application/json' }, body } : {}) });
+    if (res.ok) return { userId: ((await res.json()) as { userId: string }).userId };
+    const err = await errorFrom(res);
+    if (!RETRY_WITH_NEW_CHALLENGE.has(err.code) || attempt >= 3) throw err;
+  }
 }
 
 /**

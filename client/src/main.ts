@@ -92,10 +92,11 @@ async function boot(): Promise<void> {
       const m = refusalMessage(code, message, retryAfterMs);
       toast.show(m.text, m.kind, 6000);
       if (code === 'no_session') {
-        void createSession().then((me) => {
+        void createSession(preparing).then((me) => {
+          toast.clear('session');
           inspector.setMe(me.userId);
           socket.reconnectNow();
-        }, () => undefined);
+        }, () => toast.clear('session'));
       }
       renderer.request();
     },
@@ -259,7 +260,13 @@ async function boot(): Promise<void> {
   showCoords();
 
   // Session and board together; the socket waits for both (its upgrade needs the cookie, its since the seq).
-  const session = createSession().then(
+  // A new visitor's session costs a proof-of-work (a second or so): say so while the worker hashes.
+  const preparing = (percent: number) => {
+    const text = `Preparing your session… ${percent} %`;
+    if (!$('#loading').hidden) $('#loading-text').textContent = text;
+    else toast.sticky('session', text, 'info');
+  };
+  const session = createSession(preparing).then(
     (me) => inspector.setMe(me.userId),
     () => toast.show('Could not sign you in yet: you can watch, and placing will retry.', 'warn', 6000),
   );

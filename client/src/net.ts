@@ -1,7 +1,7 @@
 // The WebSocket: opens /ws?since=<seq>, hands frames and messages up, and comes back by itself with
 // exponential backoff. Which seq to resume from is asked fresh on every (re)connect. Paused (a hidden tab),
 // it stays closed until resumed.
-import { CLOSE_HIDDEN } from '../../service/src/wire/close-codes.js';
+import { CLOSE_HIDDEN, CLOSE_TOO_MANY_SOCKETS } from '../../service/src/wire/close-codes.js';
 import { decodeFrame, type Frame } from '../../service/src/wire/frames.js';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'paused';
@@ -143,10 +143,12 @@ export class Socket {
       const frame = decodeFrame(ev.data as ArrayBuffer);
       if (frame) this.h.onFrame(frame);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       clearTimeout(this.stableTimer);
+      // The network already holds the server's cap of sockets (many tabs behind one address): retry slowly.
+      if (ev.code === CLOSE_TOO_MANY_SOCKETS) this.attempt = Math.max(this.attempt, Math.ceil(Math.log2(MAX_DELAY_MS / BASE_DELAY_MS)));
       this.h.onClosed();
       if (!this.stopped && !this.paused) this.scheduleRetry();
     };

@@ -97,7 +97,8 @@ export class Placer {
     }
     if (p) this.release(p.index, id);
     const code = msg.error ?? 'error';
-    if (code === 'cooldown') {
+    // A young session's warm-up (warming_up) counts down like a cooldown.
+    if (code === 'cooldown' || code === 'warming_up') {
       this.setNextAt(Date.now() + Math.max(0, msg.retryAfterMs ?? this.cooldownMs));
     } else if (p && this.cooldownMs > 0) {
       this.setNextAt(0); // refused for another reason: the cooldown we assumed did not start

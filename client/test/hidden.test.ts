@@ -21,8 +21,9 @@ const staticDir = await ensureClientBuilt();
 const common = { STATIC_DIR: staticDir, CANVAS_WIDTH: String(W), CANVAS_HEIGHT: String(H), COOLDOWN_MS: '0', BATCH_INTERVAL_MS: '50', HIDDEN_GRACE_MS: String(GRACE_MS) };
 const service = await startInProcess(serviceEnv(common));
 t.teardown(() => service.stop());
-// Forgets placements after a second (at its next maintenance pass): a page hidden a while gets {"t":"reset"}.
-const forgetful = await startInProcess(serviceEnv({ ...common, STREAM_RETENTION_MS: '1000' }));
+// Resumes only the last second of placements (RESUME_WINDOW_S) and its store forgets after a second (at its next
+// maintenance pass): a page hidden a while gets {"t":"reset"}.
+const forgetful = await startInProcess(serviceEnv({ ...common, STREAM_RETENTION_MS: '1000', RESUME_WINDOW_S: '1' }));
 t.teardown(() => forgetful.stop());
 const browser = await launch();
 t.teardown(() => browser.close());

@@ -91,8 +91,9 @@ t.test("WAF: rate rules per address on /api/session, /api/pixel and /ws, limits 
       const r = rule(p, `rate-${key}`).statement.rateBasedStatement;
       t.match(r, { limit, aggregateKeyType: "IP", evaluationWindowSec: 300 }, `${key}: ${limit} per address per 5 min`);
     }
-    const limited = (url: string) => evaluateWaf(p, { url, ip: "198.51.100.7", overLimit: true });
-    t.match(limited("/api/session"), { blockedBy: "rate-session", status: 429, bodyKey: "rate_limited" });
+    const limited = (url: string, method = "GET") => evaluateWaf(p, { url, ip: "198.51.100.7", overLimit: true, method });
+    t.match(limited("/api/session", "POST"), { blockedBy: "rate-session", status: 429, bodyKey: "rate_limited" });
+    t.equal(limited("/api/session/challenge").blockedBy, undefined, "the challenge GET is not a new session: not counted");
     t.match(limited("/api/pixel?x=1&y=2"), { blockedBy: "rate-pixel", status: 429 });
     t.match(limited("/ws?since=42"), { blockedBy: "rate-ws", status: 429 });
     t.match(limited("/api//pixel"), { blockedBy: "rate-pixel" }, "path tricks are normalised");

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseModerators, type Moderator } from './moderation/moderators.js';
 
 /** Every setting of a container, parsed and validated once at start. */
 export interface Config {
@@ -17,6 +18,13 @@ export interface Config {
   sessionSecret: Buffer;
   sessionSecretPrevious: Buffer | undefined;
   sessionTtlS: number;
+  /** Leading zero bits a new session's proof-of-work needs (pow/challenge.ts); 0 = no challenge. */
+  powDifficulty: number;
+  powTtlS: number;
+  /** A session this young may not place yet (its issue time is expiresAt − SESSION_TTL_S); 0 = off. */
+  sessionWarmupMs: number;
+  /** Set together: new sessions also need a captcha token the provider's siteverify accepts (http/captcha.ts). */
+  captcha: { url: string; secret: string; timeoutMs: number } | undefined;
   dataDir: string;
   /** How often the embedded store rewrites its board snapshot (when the board changed). */
   snapshotIntervalMs: number;
@@ -28,10 +36,22 @@ export interface Config {
   streamRetentionMs: number;
   allowedOrigins: string[];
   trustedProxyHops: number;
+  /** Per-network budgets per minute, fleet-wide (limits/): fine prefix (IPv4 address, IPv6 /64); 0 = off. */
   sessionsPerMinute: number;
   requestsPerMinute: number;
+  placementsPerMinute: number;
+  socketsPerMinute: number;
+  resumesPerMinute: number;
+  /** The coarse prefix (IPv4 /24, IPv6 /48) gets this many times each fine budget; 0 = no coarse budgets. */
+  rateLimitCoarseFactor: number;
   wsMessagesPerSecond: number;
   wsMaxBackpressure: number;
+  /** Sockets one network (network-prefix.ts fine prefix) may hold open on this container (0 = no cap). */
+  wsMaxPerNetwork: number;
+  /** Bytes queued for all sockets of this container together; beyond it the worst readers are closed (0 = no cap). */
+  wsTotalBufferedMax: number;
+  /** ?since= older than this many seconds of placements gets a reset without touching the store (0 = no window). */
+  resumeWindowS: number;
   /** How long a browser tab stays hidden before its client closes the socket (0 = never); told via /api/config. */
   hiddenGraceMs: number;
   shutdownDelayMs: number;
@@ -47,6 +67,12 @@ export interface Config {
   /** After the seq fence stops placements, how long until a container restores Redis's lost tail from the history (0 = only ops:rebuild). */
   autoRestoreDelayMs: number;
   adminToken: string | undefined;
+  /** MODERATORS (name + token hash) plus ADMIN_TOKEN as the moderator "admin"; empty = moderation off. */
+  moderators: Moderator[];
+  /** How long the moderation log keeps an entry in Redis (0 = forever); the embedded file is never trimmed. */
+  modlogRetentionDays: number;
+  /** History placements a rollback job reads per page (and checkpoints after). */
+  rollbackPageSize: number;
   staticDir: string;
   /** How often CloudWatch EMF metric lines go to stdout (0 = never). */
   emfIntervalMs: number;
@@ -118,6 +144,12 @@ export function loadConfig(env: Env = process.env): Config {
   if (width * height > 2 ** 28) throw new ConfigError('CANVAS_WIDTH × CANVAS_HEIGHT must be at most 2^28 pixels');
   const adminToken = env.ADMIN_TOKEN || undefined;
   if (adminToken && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
+  let moderators: Moderator[];
+  try {
+    moderators = parseModerators(env.MODERATORS, adminToken);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   const autoOn = env.AUTO_COOLDOWN || '0';
   if (autoOn !== '0' && autoOn !== '1') throw new ConfigError(`AUTO_COOLDOWN must be 0 or 1, got "${autoOn}"`);
   const autoCooldown = {
@@ -126,6 +158,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxMs: int(env, 'AUTO_COOLDOWN_MAX_MS', 900_000, 0, 86_400_000),
   };
   if (autoCooldown.minMs > autoCooldown.maxMs) throw new ConfigError(`AUTO_COOLDOWN_MIN_MS (${autoCooldown.minMs}) must not be above AUTO_COOLDOWN_MAX_MS (${autoCooldown.maxMs})`);
+  const captchaUrl = env.CAPTCHA_VERIFY_URL || undefined;
+  const captchaSecret = env.CAPTCHA_SECRET || undefined;
+  if (!captchaUrl !== !captchaSecret) throw new ConfigError('CAPTCHA_VERIFY_URL and CAPTCHA_SECRET must be set together (or neither)');
+  if (captchaUrl && !/^https?:\/\/[^\s]+$/.test(captchaUrl)) throw new ConfigError(`CAPTCHA_VERIFY_URL must be an http(s) URL, got "${captchaUrl}"`);
   const emfIntervalMs = int(env, 'EMF_INTERVAL_MS', 60_000, 0, 3_600_000);
   if (emfIntervalMs > 0 && emfIntervalMs < 1000) throw new ConfigError(`EMF_INTERVAL_MS must be 0 (off) or between 1000 and 3600000, got ${emfIntervalMs}`);
   return {
@@ -141,6 +177,11 @@ export function loadConfig(env: Env = process.env): Config {
     sessionSecret,
     sessionSecretPrevious: secret('SESSION_SECRET_PREVIOUS', env.SESSION_SECRET_PREVIOUS),
     sessionTtlS: int(env, 'SESSION_TTL_S', 30 * 86_400, 60, 365 * 86_400),
+    // 16 bits: 65 536 SHA-256 on average, ~0.7 s in desktop Chromium, ~2 s on a phone (docs/api.md).
+    powDifficulty: int(env, 'POW_DIFFICULTY', 16, 0, 32),
+    powTtlS: int(env, 'POW_TTL_S', 120, 10, 3600),
+    sessionWarmupMs: int(env, 'SESSION_WARMUP_MS', 0, 0, 86_400_000),
+    captcha: captchaUrl && captchaSecret ? { url: captchaUrl, secret: captchaSecret, timeoutMs: int(env, 'CAPTCHA_TIMEOUT_MS', 5000, 100, 60_000) } : undefined,
     dataDir,
     snapshotIntervalMs: int(env, 'SNAPSHOT_INTERVAL_MS', 5000, 100, 600_000),
     logLevel,
@@ -151,10 +192,18 @@ export function loadConfig(env: Env = process.env): Config {
     streamRetentionMs: int(env, 'STREAM_RETENTION_MS', 600_000, 1000, 86_400_000),
     allowedOrigins: (env.ALLOWED_ORIGINS || '').split(',').map((s) => s.trim()).filter(Boolean),
     trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
-    sessionsPerMinute: int(env, 'RATE_LIMIT_SESSIONS_PER_MIN', 300, 0, 1_000_000),
+    sessionsPerMinute: int(env, 'RATE_LIMIT_SESSIONS_PER_MIN', 60, 0, 1_000_000),
     requestsPerMinute: int(env, 'RATE_LIMIT_REQUESTS_PER_MIN', 6000, 0, 100_000_000),
+    placementsPerMinute: int(env, 'RATE_LIMIT_PLACEMENTS_PER_MIN', 60, 0, 1_000_000),
+    socketsPerMinute: int(env, 'RATE_LIMIT_SOCKETS_PER_MIN', 300, 0, 1_000_000),
+    resumesPerMinute: int(env, 'RATE_LIMIT_RESUMES_PER_MIN', 120, 0, 1_000_000),
+    rateLimitCoarseFactor: int(env, 'RATE_LIMIT_COARSE_FACTOR', 8, 0, 10_000),
     wsMessagesPerSecond: int(env, 'WS_MESSAGES_PER_SECOND', 20, 1, 10_000),
-    wsMaxBackpressure: int(env, 'WS_MAX_BACKPRESSURE', 1 << 20, 16 * 1024, 64 << 20),
+    wsMaxBackpressure: int(env, 'WS_MAX_BACKPRESSURE', 256 * 1024, 16 * 1024, 64 << 20),
+    // Per fine prefix (an IPv4 address, an IPv6 /64): a school behind one NAT address shares it.
+    wsMaxPerNetwork: int(env, 'WS_MAX_PER_NETWORK', 200, 0, 1_000_000),
+    wsTotalBufferedMax: int(env, 'WS_TOTAL_BUFFERED_MAX', 256 * 2 ** 20, 0, 64 * 2 ** 30),
+    resumeWindowS: int(env, 'RESUME_WINDOW_S', 60, 0, 900),
     hiddenGraceMs: int(env, 'HIDDEN_GRACE_MS', 60_000, 0, 86_400_000),
     shutdownDelayMs: int(env, 'SHUTDOWN_DELAY_MS', 2000, 0, 60_000),
     dynamoTable: env.DYNAMODB_TABLE || undefined,
@@ -165,6 +214,9 @@ export function loadConfig(env: Env = process.env): Config {
     streamTrimIntervalMs: int(env, 'STREAM_TRIM_INTERVAL_MS', 5000, 100, 600_000),
     autoRestoreDelayMs: int(env, 'AUTO_RESTORE_DELAY_MS', 10_000, 0, 3_600_000),
     adminToken,
+    moderators,
+    modlogRetentionDays: int(env, 'MODLOG_RETENTION_DAYS', 400, 0, 36_500),
+    rollbackPageSize: int(env, 'ROLLBACK_PAGE_SIZE', 1000, 10, 100_000),
     staticDir: resolve(env.STATIC_DIR || defaultStaticDir()),
     emfIntervalMs,
   };

@@ -4,9 +4,11 @@ import type { AutoCooldown } from './auto-cooldown.js';
 import type { Config } from './config.js';
 import type { LiveControls } from './controls.js';
 import type { Fanout } from './fanout.js';
-import type { RateLimiter } from './http/rate-limit.js';
+import type { HistoryPage, HistoryQuery } from './history/pages.js';
+import type { NetworkLimits } from './limits/network-limits.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { Moderation } from './moderation/services.js';
 import type { CanvasStore, Placement } from './store/store.js';
 
 /** Questions the history answers (DynamoDB in Redis mode, the local log in embedded mode). */
@@ -17,6 +19,8 @@ export interface PixelHistory {
   byUser?(userId: string, fromMs: number, toMs: number): Promise<Placement[]>;
   /** Every placement with placedAt in [fromMs, toMs], oldest first (moderation, replays). */
   inRange?(fromMs: number, toMs: number): Promise<Placement[]>;
+  /** The same questions a page at a time, resumable from a page's cursor (rollback jobs: history/pages.ts). */
+  pages?(q: HistoryQuery, cursor: string | undefined, pageSize: number): AsyncIterable<HistoryPage>;
 }
 
 export interface Lifecycle {
@@ -35,8 +39,10 @@ export interface Context {
   autoCooldown?: AutoCooldown;
   log: Logger;
   metrics: Metrics;
-  requestLimit: RateLimiter;
-  sessionLimit: RateLimiter;
+  /** Fleet-wide per-network budgets: requests, new sessions, placements, socket opens, resumes. */
+  limits: NetworkLimits;
   lifecycle: Lifecycle;
   history?: PixelHistory;
+  /** Moderators, the moderation log, network bans, rollback jobs (moderation/services.ts). */
+  moderation: Moderation;
 }

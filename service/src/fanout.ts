@@ -33,6 +33,10 @@ export interface FanoutOptions {
 }
 
 const BACKFILL_PAGE = 10_000;
+/** sentSeq is noted at most this often: the index answers "what had we sent at time T" to this precision. */
+const MARK_EVERY_MS = 250;
+/** 4,096 marks ≥ 250 ms apart: at least 17 minutes, above RESUME_WINDOW_S's 15-minute maximum. */
+const MARKS = 4096;
 
 export class Fanout {
   /** Highest seq handed to the pending batch (or published). */
@@ -53,6 +57,10 @@ export class Fanout {
   /** The ring holds valid entries only for seqs above this one. */
   private ringFloor = 0;
   private readonly listeners: ((firstSeq: number, entries: number[]) => void)[] = [];
+  /** Time → sentSeq index (a ring): how old a ?since= is, decided without asking the store. */
+  private readonly markAt = new Float64Array(MARKS);
+  private readonly markSeq = new Float64Array(MARKS);
+  private marks = 0;
 
   constructor(private readonly opts: FanoutOptions) {
     this.ring = new Uint32Array(opts.ringSize ?? 1 << 18);
@@ -78,6 +86,7 @@ export class Fanout {
     while (!this.stopped) {
       try {
         this.lastSeq = this.sent = this.ringFloor = await this.opts.store.headSeq();
+        this.mark();
         break;
       } catch (err) {
         this.opts.log.warn({ err: (err as Error).message }, 'fanout waiting for the store');
@@ -111,6 +120,34 @@ export class Fanout {
   /** Called with each published batch (after the topic got it), e.g. for in-process consumers. */
   onPublished(fn: (firstSeq: number, entries: number[]) => void): void {
     this.listeners.push(fn);
+  }
+
+  /**
+   * The seq this container had sent at time `at` (epoch ms), or -1 when it does not know (it started later):
+   * every placement up to it is at least `Date.now() - at` old.
+   */
+  sentAt(at: number): number {
+    for (let i = this.marks - 1; i >= Math.max(0, this.marks - MARKS); i--) {
+      if (this.markAt[i % MARKS] <= at) return this.markSeq[i % MARKS];
+    }
+    return -1;
+  }
+
+  private mark(): void {
+    const now = Date.now();
+    const last = (this.marks - 1) % MARKS;
+    // Within MARK_EVERY_MS the newest mark moves up: a seq may then look up to that much older than it is (a reset, never a gap).
+    if (this.marks > 0 && now - this.markAt[last] < MARK_EVERY_MS) this.markSeq[last] = this.sent;
+    else {
+      this.markAt[this.marks % MARKS] = now;
+      this.markSeq[this.marks % MARKS] = this.sent;
+      this.marks++;
+    }
+  }
+
+  /** The lowest `after` recent() answers from memory. */
+  get memoryFloor(): number {
+    return Math.max(this.ringFloor, this.sent - this.ring.length);
   }
 
   /** True when recent(after) would answer from memory. */
@@ -222,6 +259,7 @@ export class Fanout {
       try {
         const head = await this.opts.store.headSeq();
         this.lastSeq = this.sent = this.ringFloor = head;
+        this.mark();
         // Live runs already held up to head are covered by the board the clients refetch.
         return;
       } catch (err) {
@@ -240,6 +278,7 @@ export class Fanout {
     this.pending = [];
     for (let i = 0; i < entries.length; i++) this.ring[(first + i) % this.ring.length] = entries[i];
     this.sent = first + entries.length - 1;
+    this.mark();
     for (const frame of encodeFrames(first, entries)) {
       this.opts.publisher.publish(UPDATES_TOPIC, frame, true);
       this.opts.metrics.frames.inc();

@@ -18,6 +18,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly wsDropped = new Counter({ name: 'tessera_ws_dropped_total', help: 'WebSockets closed for backpressure or abuse', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly wsResumes = new Counter({
+    name: 'tessera_ws_resumes_total',
+    help: 'WebSocket ?since= resumes by outcome: memory, store, reset_window (older than RESUME_WINDOW_S), reset_store, reset_budget',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly frameInterval = new Gauge({ name: 'tessera_frame_interval_ms', help: 'Current interval between update frames (adapts to the watcher count)', registers: [this.registry] });
   readonly frames = new Counter({ name: 'tessera_frames_published_total', help: 'Binary update frames published to all clients', registers: [this.registry] });
   readonly frameBytes = new Counter({ name: 'tessera_frame_bytes_total', help: 'Bytes of update frames published (once per frame, before fan-out)', registers: [this.registry] });
@@ -40,6 +46,12 @@ export class Metrics {
     name: 'tessera_redis_errors_total',
     help: 'Placements refused because a Redis call failed or timed out (one per placement answered 503 "store unreachable")',
     labelNames: ['op'] as const,
+    registers: [this.registry],
+  });
+  readonly limitFailOpen = new Counter({
+    name: 'tessera_limit_fail_open_total',
+    help: 'Actions let through unlimited because the per-network budgets (Redis) could not be asked, by budget',
+    labelNames: ['budget'] as const,
     registers: [this.registry],
   });
   readonly placeBatch = new Histogram({

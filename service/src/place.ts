@@ -17,7 +17,7 @@ export interface Placed {
 }
 
 /** Refusals placePixel counts in tessera_rejections_total itself (the HTTP route counts the others). */
-export const COUNTED_BY_PLACE: ReadonlySet<string> = new Set(['cooldown', 'banned', 'unavailable', 'frozen', 'color_not_allowed']);
+export const COUNTED_BY_PLACE: ReadonlySet<string> = new Set(['cooldown', 'banned', 'unavailable', 'frozen', 'color_not_allowed', 'rate_limited', 'network_banned']);
 
 /** The operators' controls (controls.ts), as this container knows them: refusals before the store is asked. */
 function checkControls(ctx: Context, pixel: PixelInput): void {
@@ -33,14 +33,23 @@ function checkControls(ctx: Context, pixel: PixelInput): void {
   throw refusal;
 }
 
-/** Places a validated pixel for a user; throws ApiError (frozen, color_not_allowed, cooldown, banned, unavailable) when refused. */
-export async function placePixel(ctx: Context, userId: string, pixel: PixelInput): Promise<Placed> {
+/** Places a validated pixel for a user from a client address; throws ApiError (frozen, color_not_allowed, rate_limited, cooldown, banned, unavailable) when refused. */
+export async function placePixel(ctx: Context, userId: string, pixel: PixelInput, address: string): Promise<Placed> {
   checkControls(ctx, pixel);
+  // Bans by network (moderation/net-bans.ts): the fine prefix hash is also what the placement carries into the history.
+  const net = ctx.moderation.netHashes(address);
+  if (ctx.moderation.netBans.banned([net.fine, net.coarse])) {
+    ctx.metrics.rejections.inc({ reason: 'network_banned' });
+    throw new ApiError('network_banned', 'the moderators stopped placements from this network');
+  }
+  // The cooldown is per user; this is per network, so many sessions from one network do not multiply it.
+  const refused = await ctx.limits.spend('placements', address);
+  if (refused) throw refused;
   ctx.lifecycle.inFlight++;
   const started = process.hrtime.bigint();
   try {
     // The live cooldown (a moderator's, the automatic one, or COOLDOWN_MS): the store checks and sets it atomically.
-    const r = await ctx.store.place({ ...pixel, userId }, ctx.controls.cooldownMs);
+    const r = await ctx.store.place({ ...pixel, userId, net: net.fine }, ctx.controls.cooldownMs);
     if (r.ok) {
       ctx.autoCooldown?.note(userId);
       ctx.metrics.placements.inc();

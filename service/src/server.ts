@@ -11,11 +11,15 @@ import { EmfEmitter } from './emf.js';
 import { registerBoard } from './http/board.js';
 import { registerHealth } from './http/health.js';
 import { registerPixel } from './http/pixel.js';
-import { RateLimiter } from './http/rate-limit.js';
 import { registerSession } from './http/session.js';
 import { registerStatic } from './http/static.js';
+import { MemoryBudget } from './limits/memory-budget.js';
+import { NetworkLimits } from './limits/network-limits.js';
+import { RedisBudget } from './limits/redis-budget.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { createModeration } from './moderation/services.js';
+import { prefixHashKey } from './network-prefix.js';
 import { FileControlsStore, RedisControlsStore } from './store/controls-store.js';
 import { EmbeddedStore } from './store/embedded.js';
 import { RedisStore } from './store/redis.js';
@@ -118,10 +122,23 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
     autoCooldown,
     log,
     metrics,
-    requestLimit: new RateLimiter(config.requestsPerMinute),
-    sessionLimit: new RateLimiter(config.sessionsPerMinute),
+    limits: new NetworkLimits({
+      budget: redisStore ? new RedisBudget(redisStore.redis, `{tessera:${config.canvasId}}`) : new MemoryBudget(),
+      limits: {
+        requests: config.requestsPerMinute,
+        sessions: config.sessionsPerMinute,
+        placements: config.placementsPerMinute,
+        sockets: config.socketsPerMinute,
+        resumes: config.resumesPerMinute,
+        coarseFactor: config.rateLimitCoarseFactor,
+      },
+      hashKey: prefixHashKey(config.sessionSecret),
+      metrics,
+      log: log.child({ component: 'limits' }),
+    }),
     lifecycle: { draining: false, inFlight: 0 },
     history: extensions.find((e) => e.history)?.history,
+    moderation: await createModeration(config, store, log),
   };
 
   registerHealth(app, ctx);
@@ -154,6 +171,8 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
       uws.us_listen_socket_close(listenSocket);
       const deadline = Date.now() + 3000;
       while (ctx.lifecycle.inFlight > 0 && Date.now() < deadline) await sleep(10);
+      // Rollback jobs see the drain and checkpoint at their page's end (resumable: moderation/rollback-job.ts).
+      await ctx.moderation.rollbacks.settled();
       fanout.stop();
       controls.stop();
       autoCooldown?.stop();

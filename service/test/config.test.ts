@@ -13,7 +13,7 @@ t.test('defaults', async (t) => {
   t.equal(c.redisUrl, undefined);
   t.ok(c.sessionSecret.length >= 32, 'embedded mode makes and keeps its own secret');
   t.same(loadConfig({ DATA_DIR: c.dataDir }).sessionSecret, c.sessionSecret, 'the same secret after a restart');
-  t.ok(c.requestsPerMinute >= 2000 && c.sessionsPerMinute >= 100, 'a school behind one NAT can play');
+  t.ok(c.requestsPerMinute >= 2000 && c.sessionsPerMinute >= 30 && c.placementsPerMinute >= 30, 'a school class behind one NAT can play');
 });
 
 t.test('bad values are refused with a clear message', async (t) => {

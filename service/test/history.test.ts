@@ -127,7 +127,9 @@ t.test('GET /api/pixel with Redis + DynamoDB', async (t) => {
   t.same(await byUser!(three[0].userId, 0, startedAt - 1), [], 'byUser: nothing outside the range');
   const range = await inRange!(startedAt, Date.now());
   t.same(range.map((p) => p.seq), accepted.map((p) => p.seq).sort((x, y) => x - y), 'inRange: every placement, in seq order');
-  t.same(range.find((p) => p.seq === placed[2].seq), { ...placed[2], placedAt: body.placedAt }, 'inRange: whole placements');
+  const whole = range.find((p) => p.seq === placed[2].seq);
+  t.same(whole, { ...placed[2], placedAt: body.placedAt, net: whole?.net }, 'inRange: whole placements');
+  t.match(whole?.net, /^[A-Za-z0-9_-]{22}$/, 'with the network prefix hash moderation bans and rolls back by');
 
   const never = await fetch(`${a.base}/api/pixel?x=99&y=79`);
   t.equal(never.status, 404);

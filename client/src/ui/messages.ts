@@ -6,6 +6,8 @@ export function refusalMessage(code: string, serverMessage: string, retryAfterMs
   switch (code) {
     case 'cooldown':
       return { text: `Too soon: you can place your next pixel in ${formatWait(retryAfterMs ?? 0)}.`, kind: 'warn' };
+    case 'warming_up':
+      return { text: `New sessions wait a little before their first pixel: you can place in ${formatWait(retryAfterMs ?? 0)}.`, kind: 'warn' };
     case 'rate_limited':
       return { text: 'Slow down a little: too many requests. Try again in a few seconds.', kind: 'warn' };
     case 'no_session':

@@ -21,7 +21,9 @@ const MAIN = join(ROOT, 'service/src/main.ts');
 
 /** Starts service/src/main.ts (through tap's TypeScript loader) on env.PORT and waits for /readyz. */
 export async function startServiceOn(env: Record<string, string | undefined> & { PORT: string; DATA_DIR: string }): Promise<ServiceChild> {
-  const e = { ...process.env, HOST: '127.0.0.1', SESSION_SECRET: TEST_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SHUTDOWN_DELAY_MS: '0', ...env };
+  const e = { ...process.env, HOST: '127.0.0.1', SESSION_SECRET: TEST_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SHUTDOWN_DELAY_MS: '0',
+    // Every page here comes from 127.0.0.1: sessions with a plain POST and no per-network budgets (service tests cover them).
+    POW_DIFFICULTY: '0', RATE_LIMIT_PLACEMENTS_PER_MIN: '0', RATE_LIMIT_SOCKETS_PER_MIN: '0', RATE_LIMIT_RESUMES_PER_MIN: '0', ...env };
   let out = '';
   const proc = spawn(process.execPath, [...process.execArgv.filter((a) => !a.startsWith('--inspect')), MAIN], { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (d) => (out += d));

@@ -5,6 +5,7 @@ import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { PixelHistory } from '../context.js';
 import type { Placement } from '../store/store.js';
 import { fromItem, INDEX_BY_USER, pixelKey, userKey, type Item } from './items.js';
+import { rangePages, userPages, type HistoryPage, type HistoryQuery } from './pages.js';
 import { placementsInRange } from './time-range.js';
 
 export class DynamoPixelHistory implements PixelHistory {
@@ -53,5 +54,10 @@ export class DynamoPixelHistory implements PixelHistory {
     const out: Placement[] = [];
     for await (const batch of placementsInRange(this.client, this.table, fromMs, toMs + 1)) for (const p of batch) out.push(p);
     return out;
+  }
+
+  pages(q: HistoryQuery, cursor: string | undefined, pageSize: number): AsyncIterable<HistoryPage> {
+    if (q.userId) return userPages(this.client, this.table, { ...q, userId: q.userId }, cursor, pageSize);
+    return rangePages(this.client, this.table, q, cursor, pageSize);
   }
 }

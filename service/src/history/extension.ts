@@ -15,6 +15,7 @@ import { createDynamoClient } from './dynamo.js';
 import { DynamoPixelHistory } from './dynamo-pixels.js';
 import { LocalPixelIndex } from './local-index.js';
 import { HistoryMetrics } from './metrics.js';
+import type { HistoryPage, HistoryQuery } from './pages.js';
 import { provableSkip, TailRestorer } from './tail-restore.js';
 import { HistoryWriter } from './writer.js';
 
@@ -31,6 +32,7 @@ class PixelHistoryHandle implements PixelHistory {
   readonly pixel = async (x: number, y: number, limit: number): Promise<Placement[]> => this.started().pixel(x, y, limit);
   readonly byUser = async (userId: string, fromMs: number, toMs: number): Promise<Placement[]> => this.started().byUser(userId, fromMs, toMs);
   readonly inRange = async (fromMs: number, toMs: number): Promise<Placement[]> => this.started().inRange(fromMs, toMs);
+  readonly pages = (q: HistoryQuery, cursor: string | undefined, pageSize: number): AsyncIterable<HistoryPage> => this.started().pages(q, cursor, pageSize);
 }
 
 export function historyExtension(config: Config): Extension {

@@ -36,6 +36,8 @@ export function toItem(p: Placement): Item {
     userId: { S: p.userId },
     placedAt: { N: String(p.placedAt) },
     seq: { N: String(p.seq) },
+    // Older placements have no network prefix hash.
+    ...(p.net ? { net: { S: p.net } } : {}),
   };
 }
 
@@ -47,6 +49,7 @@ export function fromItem(item: Item): Placement {
     color: Number(item.color?.N),
     userId: item.userId?.S ?? '',
     placedAt: Number(item.placedAt?.N),
+    ...(item.net?.S ? { net: item.net.S } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
 // placement — that keeps the newest MAX_DEPTH placements per pixel, since no request can ask for more
 // (memory: pixels touched × MAX_DEPTH). The rarer user and time-range questions (moderation) read the log.
 import type { PixelHistory } from '../context.js';
+import { logPages, type HistoryPage, type HistoryQuery } from './pages.js';
 import type { Logger } from '../log.js';
 import { readPlacements } from '../store/placement-log.js';
 import type { Placement } from '../store/store.js';
@@ -41,7 +42,7 @@ export class LocalPixelIndex implements PixelHistory {
     const key = p.y * this.width + p.x;
     let list = this.pixels.get(key);
     if (!list) this.pixels.set(key, (list = []));
-    list.push({ seq: p.seq, x: p.x, y: p.y, color: p.color, userId, placedAt: p.placedAt });
+    list.push({ seq: p.seq, x: p.x, y: p.y, color: p.color, userId, placedAt: p.placedAt, ...(p.net ? { net: p.net } : {}) });
     if (list.length > MAX_DEPTH) list.shift();
   }
 
@@ -56,6 +57,10 @@ export class LocalPixelIndex implements PixelHistory {
 
   async inRange(fromMs: number, toMs: number): Promise<Placement[]> {
     return this.scan((p) => p.placedAt >= fromMs && p.placedAt <= toMs);
+  }
+
+  pages(q: HistoryQuery, cursor: string | undefined, pageSize: number): AsyncIterable<HistoryPage> {
+    return logPages(this.logPath, q, cursor, pageSize);
   }
 
   /** Oldest first: the log is in seq order. */

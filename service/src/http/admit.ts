@@ -1,7 +1,7 @@
 // The first lines of every API handler: track aborts, find the client, spend its request budget.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Context } from '../context.js';
-import { ApiError } from '../wire/errors.js';
+import { retryAfterHeader } from '../limits/network-limits.js';
 import { clientAddress } from './client-address.js';
 import { sendError, track, type Reply } from './respond.js';
 
@@ -10,16 +10,13 @@ export interface Admitted {
   address: string;
 }
 
-/** Returns null (and has answered 429) when the address is over its request budget. */
+/** Returns null (and has answered 429) when the client's network is over its request budget (limits/). */
 export function admit(ctx: Context, res: HttpResponse, req: HttpRequest): Admitted | null {
   const reply = track(res);
   const address = clientAddress(res, req, ctx.config.trustedProxyHops);
-  const waitMs = ctx.requestLimit.take(address);
-  if (waitMs > 0) {
-    ctx.metrics.rejections.inc({ reason: 'rate_limited' });
-    sendError(reply, new ApiError('rate_limited', 'too many requests from this address', { retryAfterMs: waitMs }), {
-      'Retry-After': String(Math.ceil(waitMs / 1000)),
-    });
+  const refused = ctx.limits.admitRequest(address);
+  if (refused) {
+    sendError(reply, refused, retryAfterHeader(refused));
     return null;
   }
   return { reply, address };

@@ -5,6 +5,7 @@ import type { Context } from '../context.js';
 import { COUNTED_BY_PLACE, placePixel } from '../place.js';
 import { ApiError } from '../wire/errors.js';
 import { parsePixelBody } from '../wire/messages.js';
+import { warmingUp, warmupLeftMs } from '../warmup.js';
 import { admit } from './admit.js';
 import { fail, readBody, sendError, sendJson } from './respond.js';
 
@@ -23,7 +24,9 @@ export function registerPixel(app: TemplatedApp, ctx: Context): void {
         if (!session) throw new ApiError('no_session', 'create a session first: POST /api/session');
         const pixel = parsePixelBody(raw, ctx.config.width, ctx.config.height);
         if (!pixel.ok) throw new ApiError('invalid_pixel', pixel.message);
-        const placed = await placePixel(ctx, session.userId, pixel.value);
+        const warmup = warmupLeftMs(ctx.config, session);
+        if (warmup > 0) throw warmingUp(warmup);
+        const placed = await placePixel(ctx, session.userId, pixel.value, a.address);
         sendJson(a.reply, 200, placed);
       } catch (err) {
         if (err instanceof ApiError) {

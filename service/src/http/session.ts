@@ -2,11 +2,14 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { SESSION_COOKIE, tokenFrom } from '../auth/token.js';
 import type { Context } from '../context.js';
-import { ApiError } from '../wire/errors.js';
+import { retryAfterHeader } from '../limits/network-limits.js';
 import { admit } from './admit.js';
-import { sendError, sendJson } from './respond.js';
+import { fail, sendError, sendJson } from './respond.js';
+import { SessionGate } from './session-gate.js';
 
 export function registerSession(app: TemplatedApp, ctx: Context): void {
+  const gate = new SessionGate(ctx);
+  gate.registerChallenge(app);
   app.post('/api/session', (res, req) => {
     const a = admit(ctx, res, req);
     if (!a) return;
@@ -14,28 +17,25 @@ export function registerSession(app: TemplatedApp, ctx: Context): void {
     // A visitor who already has a valid session keeps it: reloading must not mint a new identity.
     const existingToken = tokenFrom(req.getHeader('authorization'), req.getHeader('cookie'));
     const existing = ctx.tokens.verify(existingToken);
-    let token: string;
-    let userId: string;
-    let expiresAt: number;
-    if (existing && existingToken) {
-      token = existingToken;
-      ({ userId, expiresAt } = existing);
-    } else {
-      const waitMs = ctx.sessionLimit.take(a.address);
-      if (waitMs > 0) {
-        ctx.metrics.rejections.inc({ reason: 'session_rate_limited' });
-        sendError(a.reply, new ApiError('rate_limited', 'too many new sessions from this address', { retryAfterMs: waitMs }), {
-          'Retry-After': String(Math.ceil(waitMs / 1000)),
-        });
-        return;
-      }
-      const minted = ctx.tokens.mint();
-      token = minted.token;
-      ({ userId, expiresAt } = minted.session);
-    }
-    const maxAge = Math.max(0, expiresAt - Math.floor(Date.now() / 1000));
-    sendJson(a.reply, 200, { userId, token }, {
-      'Set-Cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${maxAge}${secure ? '; Secure' : ''}`,
-    });
+    const answer = (token: string, userId: string, expiresAt: number) => {
+      const maxAge = Math.max(0, expiresAt - Math.floor(Date.now() / 1000));
+      sendJson(a.reply, 200, { userId, token }, {
+        'Set-Cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${maxAge}${secure ? '; Secure' : ''}`,
+      });
+    };
+    if (existing && existingToken) return answer(existingToken, existing.userId, existing.expiresAt);
+    // A new identity spends the network's fleet-wide session budget (limits/).
+    // It pays first (proof-of-work, captcha: session-gate.ts), so forged attempts do not spend the network's budget.
+    gate
+      .pass(a.reply, req, a.address)
+      .then(() => ctx.limits.spend('sessions', a.address))
+      .then(
+        (refused) => {
+          if (refused) return sendError(a.reply, refused, retryAfterHeader(refused));
+          const minted = ctx.tokens.mint();
+          answer(minted.token, minted.session.userId, minted.session.expiresAt);
+        },
+        (err) => fail(a.reply, err, (e) => ctx.log.error({ err: e }, 'session failed unexpectedly')),
+      );
   });
 }

@@ -131,6 +131,7 @@ export class EmbeddedStore implements CanvasStore {
         this.cooldowns.set(req.userId, now + cooldownMs);
       }
       const p: Placement = { seq: this.seq + accepted.length + 1, x: req.x, y: req.y, color: req.color, userId: req.userId, placedAt: now };
+      if (req.net) p.net = req.net;
       accepted.push(p);
       return { ok: true, seq: p.seq, nextPlacementAt: now + cooldownMs };
     });

@@ -2,7 +2,8 @@
 -- KEYS[1] board  KEYS[2] seq  KEYS[3] stream  KEYS[4] bans  KEYS[4+i] cooldown key of placement i,
 --   then KEYS[5+n] epoch  KEYS[6+n] fence
 -- ARGV: now, width, maxStreamLen, channel, n, then per placement: x, y, color, userId, cooldownMs,
---   then the caller's epoch and minSeq, the highest seq it has seen
+--   then the caller's epoch and minSeq, the highest seq it has seen,
+--   then (optional) per placement the network prefix hash appended to its stream entry (moderation)
 -- Returns {status, ...}; nothing is written unless status is 1:
 --   {1, r1..rn}: ri > 0 is the seq given to placement i, 0 = banned, < 0 = -(ms until the user may place again);
 --   {2}: the stream is full (the history is behind);
@@ -52,7 +53,10 @@ for i = 1, n do
       ops[#ops + 1] = 'u4'
       ops[#ops + 1] = '#' .. idx
       ops[#ops + 1] = color
-      redis.call('XADD', KEYS[3], seq .. '-0', 'p', x .. ',' .. y .. ',' .. color .. ',' .. user .. ',' .. now)
+      local net = ARGV[7 + 5 * n + i]
+      local entry = x .. ',' .. y .. ',' .. color .. ',' .. user .. ',' .. now
+      if net and net ~= '' then entry = entry .. ',' .. net end
+      redis.call('XADD', KEYS[3], seq .. '-0', 'p', entry)
       packed[#packed + 1] = struct.pack('<I4', idx * 16 + color)
       out[i + 1] = seq
     end

@@ -40,7 +40,7 @@ export function encodeRecords(placements: readonly Placement[]): Buffer {
   // One string, encoded once: the cheapest way found (zlib.crc32 takes the string and checksums its UTF-8).
   let text = '';
   for (const p of placements) {
-    const json = JSON.stringify({ seq: p.seq, x: p.x, y: p.y, color: p.color, userId: p.userId, placedAt: p.placedAt });
+    const json = JSON.stringify({ seq: p.seq, x: p.x, y: p.y, color: p.color, userId: p.userId, placedAt: p.placedAt, net: p.net });
     text += `P ${hex8(Buffer.byteLength(json))} ${hex8(crc32(json))} ${json}\n`;
   }
   return Buffer.from(text);
@@ -150,9 +150,11 @@ export function decodePlacement(payload: Buffer): Placement | undefined {
   } catch {
     return undefined;
   }
-  const { seq, x, y, color, userId, placedAt } = v ?? {};
+  const { seq, x, y, color, userId, placedAt, net } = v ?? {};
   if (![seq, x, y, color, placedAt].every(Number.isInteger) || typeof userId !== 'string') return undefined;
-  return { seq: seq!, x: x!, y: y!, color: color!, userId, placedAt: placedAt! };
+  const p: Placement = { seq: seq!, x: x!, y: y!, color: color!, userId, placedAt: placedAt! };
+  if (typeof net === 'string') p.net = net;
+  return p;
 }
 
 /** The placement of a whole record, or LogCorruptError: a checksummed record that is no placement was written so. */

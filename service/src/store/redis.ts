@@ -129,6 +129,7 @@ export class RedisStore implements CanvasStore {
     }
     keys.push(k.epoch, k.fence);
     args.push(fence.epoch, fence.minSeq);
+    for (const { req } of batch) args.push(req.net ?? '');
     const started = process.hrtime.bigint();
     let out: number[];
     try {
@@ -250,10 +251,12 @@ export class RedisStore implements CanvasStore {
   }
 }
 
-/** Parses a stream entry "<seq>-0" → {p: "x,y,color,user,time"}. */
+/** Parses a stream entry "<seq>-0" → {p: "x,y,color,user,time[,net]"}. */
 export function parseEntry(id: string, fields: string[]): Placement {
   const seq = Number(id.slice(0, id.indexOf('-')));
   const p = fields[fields.indexOf('p') + 1] ?? '';
-  const [x, y, color, userId, placedAt] = p.split(',');
-  return { seq, x: Number(x), y: Number(y), color: Number(color), userId, placedAt: Number(placedAt) };
+  const [x, y, color, userId, placedAt, net] = p.split(',');
+  const out: Placement = { seq, x: Number(x), y: Number(y), color: Number(color), userId, placedAt: Number(placedAt) };
+  if (net) out.net = net;
+  return out;
 }

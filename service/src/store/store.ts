@@ -9,6 +9,8 @@ export interface Placement {
   userId: string;
   /** epoch ms */
   placedAt: number;
+  /** The placer's network prefix hash (network-prefix.ts), for moderation; absent on older placements. */
+  net?: string;
 }
 
 export interface PlaceRequest {
@@ -16,6 +18,8 @@ export interface PlaceRequest {
   y: number;
   color: number;
   userId: string;
+  /** The placer's network prefix hash, kept with the placement in the stream and the history. */
+  net?: string;
 }
 
 export type PlaceResult =

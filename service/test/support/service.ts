@@ -25,6 +25,12 @@ export function testEnv(env: Record<string, string | undefined> = {}): Record<st
     BATCH_INTERVAL_MS: '20',
     // EMF lines would land in tap's output; emf.test.ts turns them on.
     EMF_INTERVAL_MS: '0',
+    // Sessions with a plain POST (docs/api.md: the way in for tests and load generators); pow.test.ts turns it on.
+    POW_DIFFICULTY: '0',
+    // Tests play many users from 127.0.0.1: these per-network budgets are tested in limits.test.ts (set them there).
+    RATE_LIMIT_PLACEMENTS_PER_MIN: '0',
+    RATE_LIMIT_SOCKETS_PER_MIN: '0',
+    RATE_LIMIT_RESUMES_PER_MIN: '0',
     ...env,
   };
 }
