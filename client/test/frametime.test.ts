@@ -82,6 +82,8 @@ interface Phase {
   paints: number[];
   longFrames: number;
   updates: number;
+  /** Placements the generator got acknowledged during the phase: the stream the page had to keep up with. */
+  placed: number;
   busy: number;
 }
 
@@ -110,7 +112,7 @@ async function measure(page: Page, cdp: CDPSession, name: string): Promise<Phase
   const m0 = await metrics(cdp);
   const gen = stream();
   await new Promise((r) => setTimeout(r, PHASE_MS));
-  await gen.stop();
+  const placed = await gen.stop();
   const m1 = await metrics(cdp);
   const r = await page.evaluate((before) => {
     const w = window as unknown as { __measure: { intervals: number[]; longFrames: number; stop: boolean } };
@@ -119,7 +121,7 @@ async function measure(page: Page, cdp: CDPSession, name: string): Promise<Phase
     return { intervals: w.__measure.intervals, longFrames: w.__measure.longFrames, paintMs: window.__tessera.paintMs().slice(-paints), entries: window.__tessera.stats().entries };
   }, paintsBefore);
   const wall = m1.Timestamp - m0.Timestamp;
-  return { name, intervals: r.intervals, paints: r.paintMs, longFrames: r.longFrames, updates: r.entries - entriesBefore, busy: (m1.TaskDuration - m0.TaskDuration) / wall };
+  return { name, intervals: r.intervals, paints: r.paintMs, longFrames: r.longFrames, updates: r.entries - entriesBefore, placed, busy: (m1.TaskDuration - m0.TaskDuration) / wall };
 }
 
 t.test(`frame time while ${RATE} updates/s stream into the ${SIZE}×${SIZE} board`, async (t) => {
@@ -145,7 +147,9 @@ t.test(`frame time while ${RATE} updates/s stream into the ${SIZE}×${SIZE} boar
   for (const l of lines) t.comment(l);
 
   for (const ph of phases) {
-    t.ok(ph.updates >= ((RATE * PHASE_MS) / 1000) * 0.8, `${ph.name}: the page kept up with the stream (${ph.updates} updates)`);
+    // Against what was placed, not the nominal rate: on a loaded box the generator, not the page, falls behind.
+    t.ok(ph.placed >= ((RATE * PHASE_MS) / 1000) * 0.5, `${ph.name}: the stream flowed (${ph.placed} placements, nominal ${(RATE * PHASE_MS) / 1000})`);
+    t.ok(ph.updates >= ph.placed * 0.95, `${ph.name}: the page kept up with the stream (${ph.updates} updates of ${ph.placed} placed)`);
     t.ok(ph.intervals.length > PHASE_MS / 100, `${ph.name}: it kept painting`);
     t.ok(pct(ph.intervals, 50) < 100, `${ph.name}: median frame interval ${pct(ph.intervals, 50).toFixed(1)} ms (sanity bound 100 ms; target 16.7)`);
   }
