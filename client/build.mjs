@@ -34,6 +34,20 @@ const workerFile = Object.entries(worker.metafile.outputs).find(([f, m]) => m.en
 if (!workerFile) throw new Error(`esbuild produced no .js for ${workerEntry}`);
 const workerUrl = '/' + relative(staging, join(root, workerFile)).split('\\').join('/');
 
+// The projects' push service worker at a fixed root URL (a worker's scope is its directory; the page registers
+// /push-sw.js by name), served no-cache like index.html.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['client/src/projects/push-sw.ts'],
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: ['es2020', 'chrome90', 'firefox90', 'safari15'],
+  outfile: join(staging, 'push-sw.js'),
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
 const entries = { main: 'client/src/main.ts', styles: 'client/styles.css' };
 const result = await build({
   define: { __POW_WORKER_URL__: JSON.stringify(workerUrl) },

@@ -7,6 +7,9 @@
 //   /api/board  cached exactly 3 s (min = default = max TTL), whatever the
 //               origin says: one origin fetch per edge per 3 s, however many
 //               viewers load the board
+//   /api/history/{keyframe,range,users}/*  time travel's blobs: the origin's
+//               Cache-Control decides, up to a year (a listed keyframe is
+//               immutable; a 404 is no-store); no query string in the key
 //   /api/*      not cached; every viewer header (incl. Authorization), cookie
 //               and query string is forwarded
 //   /ws*        same as /api/*: the upgrade handshake needs the WebSocket
@@ -118,6 +121,12 @@ export function createCdn(args: CdnArgs): Cdn {
     def: YEAR,
     max: YEAR,
   });
+  // Time travel's keyframes and ranges (docs/api.md): immutable once listed, so whatever the origin says, up to a year.
+  const historyPolicy = cachePolicy(`${name}-history`, "/api/history blobs: origin Cache-Control decides, up to a year", {
+    min: 0,
+    def: 0,
+    max: YEAR,
+  });
   const staticPolicy = cachePolicy(`${name}-static`, "client shell: origin Cache-Control decides", {
     min: 0,
     def: 0,
@@ -209,6 +218,15 @@ export function createCdn(args: CdnArgs): Cdn {
         cachePolicyId: boardPolicy.id,
         compress: true,
       },
+      // Already deflate-compressed by the service; the list and the live tail stay under /api/* (not cached).
+      ...["keyframe", "range", "users"].map((part) => ({
+        pathPattern: `/api/history/${part}/*`,
+        ...edge,
+        allowedMethods: readOnly,
+        cachedMethods: cached,
+        cachePolicyId: historyPolicy.id,
+        compress: false,
+      })),
       // PUT /api/pixel, POST /api/session, ...: every method.
       { pathPattern: "/api/*", allowedMethods: allMethods, cachedMethods: cached, ...passThrough },
       { pathPattern: "/ws*", allowedMethods: readOnly, cachedMethods: cached, ...passThrough },

@@ -1,7 +1,8 @@
 // The application secret and the two ECS roles.
 //
 // - Task role (what the service's code may do): exactly the DynamoDB calls
-//   the history writer/reader makes, on the history table and its indexes.
+//   the history writer/reader makes, on the history table and its indexes,
+//   and the keyframe writer's, on the keyframe table.
 //   Redis is reached by network (security group), not IAM.
 // - Execution role (what ECS does before the code runs): pull the image, write
 //   the log stream, read the one application secret (session secret, admin
@@ -16,6 +17,9 @@ export const TASK_DYNAMODB_ACTIONS = [
   "dynamodb:Query",
   "dynamodb:DescribeTable",
 ];
+
+/** The keyframe writer and the history routes (timetravel/dynamo-store.ts): whole items, no batch. */
+export const TASK_KEYFRAME_ACTIONS = ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:DescribeTable"];
 
 export interface AppSecretArgs {
   name: string;
@@ -70,6 +74,7 @@ export function createAppSecret(args: AppSecretArgs): AppSecret {
 export interface RolesArgs {
   name: string;
   tableArn: pulumi.Input<string>;
+  keyframeTableArn: pulumi.Input<string>;
   secretArn: pulumi.Input<string>;
   logGroupArn: pulumi.Input<string>;
   ecrRepositoryArns: pulumi.Input<string>[];
@@ -97,7 +102,7 @@ export function createRoles(args: RolesArgs): Roles {
   });
 
   const taskRole = new aws.iam.Role(`${name}-task`, {
-    description: "Tessera service code: history table only",
+    description: "Tessera service code: history and keyframe tables only",
     assumeRolePolicy,
   });
   new aws.iam.RolePolicy(`${name}-task-dynamodb`, {
@@ -111,6 +116,7 @@ export function createRoles(args: RolesArgs): Roles {
           Action: TASK_DYNAMODB_ACTIONS,
           Resource: [args.tableArn, pulumi.interpolate`${args.tableArn}/index/*`],
         },
+        { Sid: "KeyframeTable", Effect: "Allow", Action: TASK_KEYFRAME_ACTIONS, Resource: args.keyframeTableArn },
       ],
     }),
   });

@@ -42,7 +42,7 @@ import { createInterfaceEndpoints, createNetwork } from "./network.js";
 import { checkRedisAuthToken, createRedis } from "./redis.js";
 import { createSecurityGroups } from "./security.js";
 import { createLogGroup, createService } from "./service.js";
-import { INDEX_NAMES, createHistoryTable } from "./table.js";
+import { INDEX_NAMES, createHistoryTable, createKeyframeTable } from "./table.js";
 import { createWaf } from "./waf.js";
 import { resolveWatched, type Thresholds } from "./watched.js";
 
@@ -196,12 +196,14 @@ const redis = createRedis({
   authTokenUpdateStrategy: redisAuthTokenUpdateStrategy,
 });
 const table = createHistoryTable({ name, deletionProtection: tableDeletionProtection });
+const keyframes = createKeyframeTable({ name, deletionProtection: tableDeletionProtection });
 const image = createImage({ name, imageUri, imageTag, keepImages });
 const logGroup = createLogGroup(name, logRetentionDays);
 const appSecret = createAppSecret({ name, sessionSecret, sessionSecretPrevious, adminToken, redisUrl: redis.url });
 const roles = createRoles({
   name,
   tableArn: table.arn,
+  keyframeTableArn: keyframes.arn,
   secretArn: appSecret.secret.arn,
   logGroupArn: logGroup.arn,
   ecrRepositoryArns: image.repositoryArns,
@@ -267,6 +269,7 @@ const svc = createService({
     CANVAS_ID: canvasId,
     COOLDOWN_MS: String(cooldownMs),
     DYNAMODB_TABLE: table.name,
+    KEYFRAME_TABLE: keyframes.name,
     AWS_REGION: region,
     DATA_DIR: "/tmp/tessera",
     LOG_LEVEL: logLevel,

@@ -43,3 +43,21 @@ export function createHistoryTable(args: TableArgs): aws.dynamodb.Table {
     deletionProtectionEnabled: args.deletionProtection,
   });
 }
+
+/**
+ * Time-travel keyframes (service/src/timetravel/dynamo-store.ts): pk = "K#<seq>#<kind>" or the manifest, sk = part
+ * number; blobs split under the 400 KB item limit. A table of its own: the history table is scanned whole by
+ * ops:rebuild, and keyframes are rebuilt from the history (ops:keyframes), so they need no point-in-time recovery.
+ */
+export function createKeyframeTable(args: TableArgs): aws.dynamodb.Table {
+  return new aws.dynamodb.Table(`${args.name}-keyframes`, {
+    billingMode: "PAY_PER_REQUEST",
+    hashKey: "pk",
+    rangeKey: "sk",
+    attributes: [
+      { name: "pk", type: "S" },
+      { name: "sk", type: "N" },
+    ],
+    deletionProtectionEnabled: args.deletionProtection,
+  });
+}

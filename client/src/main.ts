@@ -7,6 +7,7 @@ import { exposeDebug } from './debug.js';
 import { Input } from './input.js';
 import { Socket, socketUrl } from './net.js';
 import { Placer } from './place.js';
+import { mountProjects } from './projects/mount.js';
 import { Renderer } from './render.js';
 import { Sync } from './sync.js';
 import { Banner, onlyColorText } from './ui/banner.js';
@@ -18,6 +19,7 @@ import { Palette } from './ui/palette.js';
 import { StatusChip } from './ui/status.js';
 import { Toast } from './ui/toast.js';
 import { View, formatHash, parseHash } from './view.js';
+import { startHistoryMode } from './history/start.js';
 import { PauseWhenHidden } from './visibility.js';
 
 /** Below this many CSS px per board pixel a click zooms in (to PLACE_ZOOM) instead of placing. */
@@ -122,6 +124,7 @@ async function boot(): Promise<void> {
   countdown.setFrozen(controls.frozen);
   banner.show(controls);
 
+  const projects = mountProjects({ config, view, board, palette, toast, send: (text) => socket.send(text) });
   let everLive = false;
   let lostTimer: ReturnType<typeof setTimeout> | undefined;
   let lostShown = false;
@@ -138,7 +141,7 @@ async function boot(): Promise<void> {
       } else if (msg.t === 'controls') {
         const next = parseControls(msg, config.palette.length);
         if (next) applyControls(next);
-      } else placer.onText(msg);
+      } else if (!projects.onText(msg)) placer.onText(msg);
       renderer.request();
     },
     onState: (state, retryInMs) => {
@@ -148,6 +151,7 @@ async function boot(): Promise<void> {
         lostTimer = undefined;
       }
       if (state === 'live') {
+        projects.onLive();
         toast.clear('offline');
         toast.clear('lost');
         if (lostShown) toast.show(RECONNECTED, 'info', 2500);
@@ -196,6 +200,7 @@ async function boot(): Promise<void> {
   $('#zoom-fit').addEventListener('click', () => view.fit());
   canvas.classList.add('inspecting');
 
+  const historyMode = startHistoryMode({ ...config, view, onChange: () => inspector.close() });
   const inspectPixel = (x: number, y: number) => {
     renderer.selected = { x, y };
     renderer.invalidate();
@@ -208,6 +213,7 @@ async function boot(): Promise<void> {
 
   const act = (p: { x: number; y: number } | null, inspect: boolean, at: { x: number; y: number }) => {
     if (!p || p.x < 0 || p.y < 0 || p.x >= config.width || p.y >= config.height) return;
+    if (historyMode.active) return void historyMode.inspect(p.x, p.y); // the past is only looked at
     const color = palette.selected;
     if (inspect || inspecting || color === null) return inspectPixel(p.x, p.y);
     // Refused here, with the reason, rather than shown and rolled back: the server would refuse it too.

@@ -43,7 +43,7 @@ function expectedDims(p: Program) {
         LoadBalancer: (v) => v === p.one("aws:lb/loadBalancer:LoadBalancer").state.arnSuffix,
         TargetGroup: (v) => v === p.one("aws:lb/targetGroup:TargetGroup").state.arnSuffix,
         CacheClusterId: (v) => members.includes(v),
-        TableName: (v) => v === p.one("aws:dynamodb/table:Table").state.name,
+        TableName: (v) => v === p.ofType("aws:dynamodb/table:Table").find((r) => r.name.endsWith("-history"))!.state.name,
         GlobalSecondaryIndexName: (v) => (INDEX_NAMES as readonly string[]).includes(v),
         Operation: (v) => ["BatchWriteItem", "PutItem", "Query"].includes(v),
         DistributionId: (v) => v === p.one("aws:cloudfront/distribution:Distribution").id,

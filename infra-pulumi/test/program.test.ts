@@ -126,6 +126,22 @@ t.test("CloudFront: /api/board cached exactly 3 s, /ws and /api/* not cached", a
   t.ok(all.every((b: any) => b.viewerProtocolPolicy === "redirect-to-https"), "HTTPS for viewers everywhere");
 });
 
+t.test("CloudFront: time travel's keyframes and ranges cached as the origin says (immutable), the list and tail not", async (t) => {
+  const dist = p.one(T.distribution).inputs;
+  const policy = (id: string) => p.byRef(id).inputs;
+  for (const url of ["/api/history/keyframe/5000", "/api/history/range/0/5000", "/api/history/users/0/5000"]) {
+    const b = behaviourFor(dist, url);
+    t.equal(b.pathPattern, `/api/history/${url.split("/")[3]}/*`, `${url}: its own behaviour`);
+    const hp = policy(b.cachePolicyId);
+    t.same([hp.minTtl, hp.defaultTtl, hp.maxTtl], [0, 0, 365 * 24 * 3600], `${url}: the origin's immutable max-age is honoured, a 404's no-store too`);
+    t.equal(hp.parametersInCacheKeyAndForwardedToOrigin.queryStringsConfig.queryStringBehavior, "none");
+    t.same(b.allowedMethods, ["GET", "HEAD", "OPTIONS"]);
+  }
+  for (const url of ["/api/history", "/api/history/tail?after=5000"]) {
+    t.equal(behaviourFor(dist, url).cachePolicyId, MANAGED_CACHING_DISABLED, `${url}: not cached at the edge`);
+  }
+});
+
 t.test("/metrics is not reachable from the internet", async (t) => {
   const dist = p.one(T.distribution).inputs;
   const fn = p.one(T.cfFunction);
@@ -239,13 +255,16 @@ t.test("no security group is open to the internet except the ALB's 80/443", asyn
   t.same(albEgress.map((r) => [r.inputs.referencedSecurityGroupId, r.inputs.fromPort]), [[named(T.sg, "tessera-tasks").id, 8080]], "ALB talks only to the tasks");
 });
 
-t.test("task role: only the service's DynamoDB calls, only on the history table", async (t) => {
-  const table = p.one(T.table);
+t.test("task role: only the service's DynamoDB calls, only on the history and keyframe tables", async (t) => {
+  const table = named(T.table, "tessera-history");
+  const keyframes = named(T.table, "tessera-keyframes");
   const td = p.one(T.taskDef).inputs;
   const taskRole = p.byRef(td.taskRoleArn);
   const statements = policyOf(taskRole);
-  t.equal(statements.length, 1);
-  const [s] = statements;
+  t.equal(statements.length, 2);
+  const [s, k] = statements;
+  t.same([...asList(k.Action)].sort(), ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:Query"], "keyframes: whole items");
+  t.same(asList(k.Resource), [keyframes.state.arn], "on the keyframe table only");
   t.equal(s.Effect, "Allow");
   t.same(
     [...asList(s.Action)].sort(),
@@ -319,7 +338,8 @@ t.test("ECS service: Fargate, config sizes, circuit breaker with rollback, healt
   const env = envOf(c);
   t.equal(env.PORT, "8080");
   t.equal(env.TRUSTED_PROXY_HOPS, "2", "CloudFront + ALB");
-  t.equal(env.DYNAMODB_TABLE, p.one(T.table).state.name);
+  t.equal(env.DYNAMODB_TABLE, named(T.table, "tessera-history").state.name);
+  t.equal(env.KEYFRAME_TABLE, named(T.table, "tessera-keyframes").state.name, "time travel's keyframes");
   t.equal(env.AWS_REGION, REGION);
   t.equal(env.ALLOWED_ORIGINS, p.outputs.url);
   t.equal(env.NODE_OPTIONS, "--max-old-space-size=3072", "heap below the 4 GB task limit");
@@ -375,8 +395,17 @@ t.test("the container health check command really probes /healthz", async (t) =>
   t.same(JSON.parse(m![1]), ["node", "-e", HEALTHCHECK_SCRIPT], "same probe as the task definition");
 });
 
+t.test("DynamoDB keyframe table: pk/sk, on-demand, deletion protection like the history", async (t) => {
+  const tbl = named(T.table, "tessera-keyframes").inputs;
+  t.equal(tbl.billingMode, "PAY_PER_REQUEST");
+  t.equal(tbl.hashKey, "pk");
+  t.equal(tbl.rangeKey, "sk");
+  t.same(tbl.attributes, [{ name: "pk", type: "S" }, { name: "sk", type: "N" }], "the schema timetravel/dynamo-store.ts creates on DynamoDB Local");
+  t.equal(tbl.deletionProtectionEnabled, named(T.table, "tessera-history").inputs.deletionProtectionEnabled);
+});
+
 t.test("DynamoDB history table: key schema, on-demand, point-in-time recovery", async (t) => {
-  const tbl = p.one(T.table).inputs;
+  const tbl = named(T.table, "tessera-history").inputs;
   t.equal(tbl.billingMode, "PAY_PER_REQUEST");
   t.same(tbl.pointInTimeRecovery, { enabled: true });
   t.equal(tbl.hashKey, "pk");
@@ -398,7 +427,7 @@ t.test("the table Pulumi creates is the one the service creates locally", async 
   // (A computed specifier: tsc -p infra-pulumi stays out of the service's sources.)
   const serviceModule: string = "../../service/src/history/dynamo.js";
   const local = (await import(serviceModule)).tableDefinition("x");
-  const tbl = p.one(T.table).inputs;
+  const tbl = named(T.table, "tessera-history").inputs;
   t.equal(tbl.billingMode, local.BillingMode);
   const key = (ks: any[]) => ks.map((k: any) => `${k.AttributeName ?? k.attributeName}:${k.KeyType ?? k.keyType}`);
   t.same([`${tbl.hashKey}:HASH`, `${tbl.rangeKey}:RANGE`], key(local.KeySchema));
@@ -446,7 +475,7 @@ t.test("network: two AZs, private tasks, VPC endpoints instead of NAT", async (t
 t.test("outputs: public URL, ALB name, table name", async (t) => {
   t.equal(p.outputs.url, `https://${p.one(T.distribution).state.domainName}`);
   t.equal(p.outputs.albName, p.one(T.alb).state.name);
-  t.equal(p.outputs.tableName, p.one(T.table).state.name);
+  t.equal(p.outputs.tableName, named(T.table, "tessera-history").state.name);
   t.equal(p.outputs.imageRepositoryUrl, `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/tessera-test`, "per-stack repository name");
 });
 

@@ -76,6 +76,54 @@ export interface Config {
   staticDir: string;
   /** How often CloudWatch EMF metric lines go to stdout (0 = never). */
   emfIntervalMs: number;
+  /** Time travel (timetravel/): a keyframe at least this often while placements come (0 = not by time). */
+  keyframeIntervalMs: number;
+  /** … and after this many placements (0 = not by count). Both 0: no keyframes are written. */
+  keyframeEvery: number;
+  /** Redis mode: the DynamoDB table of keyframes (default <DYNAMODB_TABLE>-keyframes); unset = no time travel. */
+  keyframeTable: string | undefined;
+  /** Community projects (projects/): template size cap, canvas-wide count cap, Web Push alerts. */
+  projects: ProjectsConfig;
+}
+
+export interface ProjectsConfig {
+  /** Width × height of a project's PNG, at most. */
+  maxPixels: number;
+  /** Visible projects on one canvas, at most. */
+  maxCount: number;
+  /** Set all three or none: without them damage alerts are off (503 alerts_disabled). */
+  vapid: { publicKey: string; privateKey: string; subject: string } | undefined;
+  /** Origins a push subscription's endpoint may have (the server POSTs there: no arbitrary URLs). */
+  pushOrigins: string[];
+  /** One watcher gets at most one alert per this long, fleet-wide. */
+  alertIntervalMs: number;
+}
+
+/** The push services of Chrome/Edge (FCM, WNS), Firefox and Safari. */
+const DEFAULT_PUSH_ORIGINS = 'https://fcm.googleapis.com,https://updates.push.services.mozilla.com,https://*.push.apple.com,https://*.notify.windows.com';
+
+function projectsConfig(env: Env): ProjectsConfig {
+  const pub = env.VAPID_PUBLIC_KEY || undefined;
+  const priv = env.VAPID_PRIVATE_KEY || undefined;
+  const subject = env.VAPID_SUBJECT || undefined;
+  if ((pub === undefined) !== (priv === undefined) || (pub === undefined) !== (subject === undefined)) {
+    throw new ConfigError('VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT must be set together (or none)');
+  }
+  // web-push's own checks: a P-256 point (65 bytes) and scalar (32 bytes), base64url; a mailto: or https: subject.
+  if (pub && Buffer.from(pub, 'base64url').length !== 65) throw new ConfigError('VAPID_PUBLIC_KEY must be 65 bytes, base64url (npx web-push generate-vapid-keys)');
+  if (priv && Buffer.from(priv, 'base64url').length !== 32) throw new ConfigError('VAPID_PRIVATE_KEY must be 32 bytes, base64url');
+  if (subject && !/^(mailto:|https:\/\/)\S+$/.test(subject)) throw new ConfigError(`VAPID_SUBJECT must be a mailto: or https: URL, got "${subject}"`);
+  const pushOrigins = (env.PUSH_ALLOWED_ORIGINS || DEFAULT_PUSH_ORIGINS).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const o of pushOrigins) {
+    if (!/^https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/.test(o)) throw new ConfigError(`PUSH_ALLOWED_ORIGINS entries must be origins like https://push.example.com or https://*.example.com, got "${o}"`);
+  }
+  return {
+    maxPixels: int(env, 'PROJECT_MAX_PIXELS', 65_536, 1, 4_194_304),
+    maxCount: int(env, 'PROJECT_MAX_COUNT', 5000, 1, 1_000_000),
+    vapid: pub && priv && subject ? { publicKey: pub, privateKey: priv, subject } : undefined,
+    pushOrigins,
+    alertIntervalMs: int(env, 'PROJECT_ALERT_INTERVAL_MS', 600_000, 1000, 86_400_000),
+  };
 }
 
 export class ConfigError extends Error {
@@ -219,5 +267,9 @@ export function loadConfig(env: Env = process.env): Config {
     rollbackPageSize: int(env, 'ROLLBACK_PAGE_SIZE', 1000, 10, 100_000),
     staticDir: resolve(env.STATIC_DIR || defaultStaticDir()),
     emfIntervalMs,
+    keyframeIntervalMs: int(env, 'KEYFRAME_INTERVAL_MS', 300_000, 0, 86_400_000),
+    keyframeEvery: int(env, 'KEYFRAME_EVERY', 50_000, 0, 10_000_000),
+    keyframeTable: env.KEYFRAME_TABLE || (env.DYNAMODB_TABLE ? `${env.DYNAMODB_TABLE}-keyframes` : undefined),
+    projects: projectsConfig(env),
   };
 }

@@ -9,6 +9,7 @@ import type { NetworkLimits } from './limits/network-limits.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Moderation } from './moderation/services.js';
+import type { Projects } from './projects/service.js';
 import type { CanvasStore, Placement } from './store/store.js';
 
 /** Questions the history answers (DynamoDB in Redis mode, the local log in embedded mode). */
@@ -45,4 +46,6 @@ export interface Context {
   history?: PixelHistory;
   /** Moderators, the moderation log, network bans, rollback jobs (moderation/services.ts). */
   moderation: Moderation;
+  /** Community projects: templates, live completion, damage alerts (projects/service.ts). */
+  projects: Projects;
 }

@@ -68,6 +68,13 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly seqFenceLifted = new Counter({ name: 'tessera_seq_fence_lifted_total', help: 'Times this container resumed placing under a restored canvas (new epoch)', registers: [this.registry] });
+  readonly projects = new Gauge({ name: 'tessera_projects', help: 'Community projects this container tracks (visible ones)', registers: [this.registry] });
+  readonly projectAlerts = new Counter({
+    name: 'tessera_project_alerts_total',
+    help: 'Project damage alerts by outcome: sent, gone (subscription withdrawn), failed, claimed_elsewhere (another container sends it)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly uwsNative = new Gauge({ name: 'tessera_uws_native', help: '1 when uWebSockets.js runs its native addon (the only build it ships)', registers: [this.registry] });
   readonly runtime = new Gauge({ name: 'tessera_runtime_info', help: 'The Node and uWebSockets.js versions this container runs (value 1)', labelNames: ['node', 'uws', 'native'] as const, registers: [this.registry] });
 

@@ -11,8 +11,10 @@ import { EmfEmitter } from './emf.js';
 import { registerBoard } from './http/board.js';
 import { registerHealth } from './http/health.js';
 import { registerPixel } from './http/pixel.js';
+import { registerProjects } from './http/projects.js';
 import { registerSession } from './http/session.js';
 import { registerStatic } from './http/static.js';
+import { registerTimetravel } from './http/timetravel.js';
 import { MemoryBudget } from './limits/memory-budget.js';
 import { NetworkLimits } from './limits/network-limits.js';
 import { RedisBudget } from './limits/redis-budget.js';
@@ -20,10 +22,12 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { createModeration } from './moderation/services.js';
 import { prefixHashKey } from './network-prefix.js';
+import { createProjects } from './projects/create.js';
 import { FileControlsStore, RedisControlsStore } from './store/controls-store.js';
 import { EmbeddedStore } from './store/embedded.js';
 import { RedisStore } from './store/redis.js';
 import type { CanvasStore } from './store/store.js';
+import { createTimetravel } from './timetravel/service.js';
 import { loadUws, uwsRuntime } from './uws.js';
 import { GOING_AWAY, registerSocket, type SocketData } from './ws/socket.js';
 
@@ -139,6 +143,7 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
     lifecycle: { draining: false, inFlight: 0 },
     history: extensions.find((e) => e.history)?.history,
     moderation: await createModeration(config, store, log),
+    projects: createProjects(config, store, app, log, metrics),
   };
 
   registerHealth(app, ctx);
@@ -146,13 +151,21 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
   registerSession(app, ctx);
   registerPixel(app, ctx);
   registerAdmin(app, ctx);
+  registerProjects(app, ctx);
+  // Time travel: keyframes + ranges (timetravel/), written under a lock in Redis mode, DATA_DIR embedded.
+  const timetravel = createTimetravel(config, store, log, metrics.registry);
+  registerTimetravel(app, ctx, timetravel);
   for (const ext of extensions) ext.routes?.(app, ctx);
   registerSocket(app, ctx, sockets);
   registerStatic(app, ctx);
 
+  // The projects' tracker sees every placement the fan-out publishes, in seq order (projects/tracker.ts).
+  fanout.onPublished(ctx.projects.onPublished);
   await fanout.start();
+  await ctx.projects.start();
   controls.onChange(() => app.publish(UPDATES_TOPIC, controls.message, false));
   for (const ext of extensions) await ext.start?.(ctx);
+  await timetravel.start();
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
@@ -174,12 +187,14 @@ export async function startServer(config: Config, log: Logger, extensions: Exten
       // Rollback jobs see the drain and checkpoint at their page's end (resumable: moderation/rollback-job.ts).
       await ctx.moderation.rollbacks.settled();
       fanout.stop();
+      ctx.projects.stop();
       controls.stop();
       autoCooldown?.stop();
       // The last, partial interval, while the watchers are still connected.
       await emf?.stop();
       for (const ws of [...sockets]) ws.end(GOING_AWAY, 'server going away');
       for (const ext of extensions) await ext.stop?.();
+      await timetravel.stop();
       await store.close();
       log.info('stopped');
     })());

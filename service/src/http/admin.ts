@@ -6,6 +6,7 @@ import { parseControlsPatch } from '../controls.js';
 import { ModerationError, setBan, setControls, setNetBan, type Rect } from '../moderation.js';
 import type { RollbackJob } from '../moderation/job-store.js';
 import { authenticate } from '../moderation/moderators.js';
+import { hideProject } from '../projects/moderation.js';
 import { ApiError } from '../wire/errors.js';
 import { admit, type Admitted } from './admit.js';
 import { fail, readBody, sendError, sendJson } from './respond.js';
@@ -140,4 +141,6 @@ export function registerAdmin(app: TemplatedApp, ctx: Context): void {
   route(app, ctx, 'get', '/api/admin/controls', async (ctx) => ctx.controls.view());
   route(app, ctx, 'get', '/api/admin/log', async (ctx, { query }) => logPage(ctx, query.get('before') ?? undefined, query.get('limit') ?? undefined));
   route(app, ctx, 'post', '/api/admin/log', async (ctx, { body }) => logPage(ctx, body.before, body.limit));
+  // Hide a community project (or show it again: {"hidden": false}); logged (projects/moderation.ts).
+  route(app, ctx, 'post', '/api/admin/projects/:id', async (ctx, { by, body, params }) => hideProject(ctx, params[0], body, by));
 }

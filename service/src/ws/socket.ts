@@ -9,6 +9,7 @@ import { networkPrefixes } from '../network-prefix.js';
 import { sendError, track } from '../http/respond.js';
 import { retryAfterHeader } from '../limits/network-limits.js';
 import { placePixel } from '../place.js';
+import { handleWatchMessage } from '../projects/watch.js';
 import { ApiError } from '../wire/errors.js';
 import { parseClientMessage, type ServerMessage } from '../wire/messages.js';
 import { CLOSE_TOO_MANY_SOCKETS } from '../wire/close-codes.js';
@@ -150,6 +151,7 @@ export function registerSocket(app: TemplatedApp, ctx: Context, sockets: Set<Web
       if (data.messages > ctx.config.wsMessagesPerSecond) return reply(ws, { t: 'error', id: null, error: 'rate_limited', message: 'too many messages' });
       if (isBinary) return reply(ws, { t: 'error', id: null, error: 'invalid_request', message: 'send text JSON messages' });
       const text = Buffer.from(message).toString('utf8');
+      if (handleWatchMessage(ctx, ws, text)) return;
       const msg = parseClientMessage(text, ctx.config.width, ctx.config.height);
       if (!msg.ok) return reply(ws, { t: 'error', id: msg.id, error: 'invalid_pixel', message: msg.message });
       const { id, x, y, color } = msg.value;
