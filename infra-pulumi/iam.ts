@@ -28,6 +28,8 @@ export interface AppSecretArgs {
   adminToken: pulumi.Output<string>;
   /** Carries the Redis AUTH token, so it is a secret too. */
   redisUrl: pulumi.Output<string>;
+  /** Web Push's signing key (project damage alerts), when configured. */
+  vapidPrivateKey?: pulumi.Output<string>;
 }
 
 export interface AppSecret {
@@ -55,6 +57,7 @@ export function createAppSecret(args: AppSecretArgs): AppSecret {
   // Only reference keys that exist: ECS refuses to start a task whose secret
   // JSON lacks a referenced key.
   if (args.sessionSecretPrevious) values.SESSION_SECRET_PREVIOUS = args.sessionSecretPrevious;
+  if (args.vapidPrivateKey) values.VAPID_PRIVATE_KEY = args.vapidPrivateKey;
 
   const version = new aws.secretsmanager.SecretVersion(`${args.name}-app`, {
     secretId: secret.id,

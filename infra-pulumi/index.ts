@@ -146,6 +146,9 @@ const headerToken = (key: string) => (v: string) => {
 const sessionSecret = config.requireSecret("sessionSecret").apply(minBytes("sessionSecret", 32));
 const sessionSecretPrevious = config.getSecret("sessionSecretPrevious")?.apply(minBytes("sessionSecretPrevious", 32));
 const adminToken = config.requireSecret("adminToken").apply(minBytes("adminToken", 16));
+// Web Push for project damage alerts: all three or none (the service refuses a partial set at start).
+const vapid = { publicKey: config.get("vapidPublicKey"), privateKey: config.getSecret("vapidPrivateKey"), subject: config.get("vapidSubject") };
+if (new Set([!vapid.publicKey, !vapid.privateKey, !vapid.subject]).size > 1) throw new Error("config vapidPublicKey, vapidPrivateKey and vapidSubject go together (npx web-push generate-vapid-keys)");
 const originVerifyToken = config.requireSecret("originVerifyToken").apply(headerToken("originVerifyToken"));
 const originVerifyTokenPrevious = config.getSecret("originVerifyTokenPrevious")?.apply(headerToken("originVerifyTokenPrevious"));
 const redisAuthToken = config.requireSecret("redisAuthToken").apply(checkRedisAuthToken);
@@ -199,7 +202,7 @@ const table = createHistoryTable({ name, deletionProtection: tableDeletionProtec
 const keyframes = createKeyframeTable({ name, deletionProtection: tableDeletionProtection });
 const image = createImage({ name, imageUri, imageTag, keepImages });
 const logGroup = createLogGroup(name, logRetentionDays);
-const appSecret = createAppSecret({ name, sessionSecret, sessionSecretPrevious, adminToken, redisUrl: redis.url });
+const appSecret = createAppSecret({ name, sessionSecret, sessionSecretPrevious, adminToken, redisUrl: redis.url, vapidPrivateKey: vapid.privateKey });
 const roles = createRoles({
   name,
   tableArn: table.arn,
@@ -270,6 +273,7 @@ const svc = createService({
     COOLDOWN_MS: String(cooldownMs),
     DYNAMODB_TABLE: table.name,
     KEYFRAME_TABLE: keyframes.name,
+    ...(vapid.publicKey && vapid.subject ? { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_SUBJECT: vapid.subject } : {}),
     AWS_REGION: region,
     DATA_DIR: "/tmp/tessera",
     LOG_LEVEL: logLevel,

@@ -1,14 +1,8 @@
 // The projects' HTTP calls (docs/api.md, "Projects"): same-origin, so the session cookie rides along.
 import type { ProjectInfo } from './state.js';
 
-export interface ProjectSummary {
-  id: string;
-  name: string;
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  link: string;
+/** A project as the list shows it: what a watched one carries, without its pixels, plus its completion. */
+export interface ProjectSummary extends Omit<ProjectInfo, 'pixels'> {
   completionPercent: number;
 }
 
