@@ -4,16 +4,9 @@
 import { readFileSync } from "node:fs";
 import t from "tap";
 import { planCapacity } from "../capacity.js";
-import { runProgram, type Program } from "./fixtures/harness.js";
+import { type Program, runStack } from "./fixtures/harness.js";
 
-const SECRETS = {
-  sessionSecret: "session-secret-0123456789abcdef-0123456789",
-  adminToken: "admin-token-0123456789abcdef",
-  originVerifyToken: "originTokenABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
-  redisAuthToken: "redisAuthToken0123456789abcdefABCDEF",
-};
-const run = (config: Record<string, string>, instance: string) =>
-  runProgram({ imageTag: "git-abc1234", ...SECRETS, ...config }, Object.keys(SECRETS), instance);
+const run = (config: Record<string, string>, instance: string) => runStack(config, instance);
 
 const read = (rel: string) => readFileSync(new URL(rel, import.meta.url), "utf8");
 const program = read("../index.ts");

@@ -9,19 +9,12 @@ import { ADMIN_MARK_HEADER } from "../admin.js";
 import { HSTS_MAX_AGE_SECONDS, HTTP_ORIGIN_WARNING, MANAGED_ORIGIN_REQUEST_ALL_VIEWER } from "../cdn.js";
 import { ALB_LOG_DELIVERY_SERVICE } from "../logs.js";
 import { evaluateAlb, evaluateWaf } from "./fixtures/edge.js";
-import { ACCOUNT, CLOUDFRONT_LOG_DELIVERY_CANONICAL_ID, ELB_ACCOUNT, OWNER_CANONICAL_ID, behaviourFor, isSecret, runProgram, type Program } from "./fixtures/harness.js";
+import { ACCOUNT, CLOUDFRONT_LOG_DELIVERY_CANONICAL_ID, ELB_ACCOUNT, OWNER_CANONICAL_ID, behaviourFor, isSecret, type Program, TEST_SECRETS, runStack } from "./fixtures/harness.js";
 
-const TOKEN = "originTokenABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+const TOKEN = TEST_SECRETS.originVerifyToken;
 const PREVIOUS_TOKEN = "previousOriginToken0123456789abcdefghi";
-const REDIS_TOKEN = "redisAuthToken0123456789abcdefABCDEF";
-const SECRETS = {
-  sessionSecret: "session-secret-0123456789abcdef-0123456789",
-  adminToken: "admin-token-0123456789abcdef",
-  originVerifyToken: TOKEN,
-  redisAuthToken: REDIS_TOKEN,
-};
-const run = (config: Record<string, string>, instance: string, extraSecrets: Record<string, string> = {}) =>
-  runProgram({ imageTag: "git-abc1234", ...SECRETS, ...extraSecrets, ...config }, Object.keys({ ...SECRETS, ...extraSecrets }), instance);
+const REDIS_TOKEN = TEST_SECRETS.redisAuthToken;
+const run = runStack;
 
 const closed = await run({}, "edge-default");
 const open = await run(
@@ -229,7 +222,7 @@ t.test("Redis: TLS + AUTH; the token reaches the tasks only through Secrets Mana
   const url = `rediss://:${REDIS_TOKEN}@${rg.state.primaryEndpointAddress}:6379`;
   const configModule: string = "../../service/src/config.js";
   const { loadConfig } = await import(configModule);
-  t.equal(loadConfig({ REDIS_URL: url, SESSION_SECRET: SECRETS.sessionSecret, DATA_DIR: "/tmp/tessera" }).redisUrl, url);
+  t.equal(loadConfig({ REDIS_URL: url, SESSION_SECRET: TEST_SECRETS.sessionSecret, DATA_DIR: "/tmp/tessera" }).redisUrl, url);
   const client = new Redis(url, { lazyConnect: true });
   t.match(client.options, { host: rg.state.primaryEndpointAddress, port: 6379, password: REDIS_TOKEN, username: "" });
   t.ok(client.options.tls, "rediss:// turns TLS on");

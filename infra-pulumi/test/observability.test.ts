@@ -6,17 +6,10 @@ import t, { type Test } from "tap";
 import { EMF_METRIC_NAMES, EMF_NAMESPACE } from "../../service/src/emf.js";
 import { ALARM_KEYS, type AlarmKey } from "../alarms.js";
 import { INDEX_NAMES } from "../table.js";
-import { REGION, runProgram, type Program } from "./fixtures/harness.js";
+import { REGION, type Program, runStack } from "./fixtures/harness.js";
 import { alarmMetrics, checkMetricNames, referencedIds, widgetMetrics, type MetricRef } from "./fixtures/metrics.js";
 
-const SECRETS = {
-  sessionSecret: "session-secret-0123456789abcdef-0123456789",
-  adminToken: "admin-token-0123456789abcdef",
-  originVerifyToken: "originTokenABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
-  redisAuthToken: "redisAuthToken0123456789abcdefABCDEF",
-};
-const run = (config: Record<string, string>, instance: string) =>
-  runProgram({ imageTag: "git-abc1234", ...SECRETS, ...config }, Object.keys(SECRETS), instance);
+const run = (config: Record<string, string>, instance: string) => runStack(config, instance);
 
 const dashboardOf = (p: Program) => JSON.parse(p.one("aws:cloudwatch/dashboard:Dashboard").inputs.dashboardBody);
 const alarmOf = (p: Program, key: AlarmKey) => {

@@ -1,18 +1,11 @@
 // Project damage alerts in the cloud: the VAPID keys reach the tasks — the private key through the app secret,
 // never the task definition — and a partial set stops `pulumi up` before anything is created.
 import t from "tap";
-import { runProgram } from "./fixtures/harness.js";
+import { runStack, type Program } from "./fixtures/harness.js";
 
-const SECRETS = {
-  sessionSecret: "session-secret-0123456789abcdef-0123456789",
-  adminToken: "admin-token-0123456789abcdef",
-  originVerifyToken: "originTokenABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
-  redisAuthToken: "redisAuthToken0123456789abcdefABCDEF",
-};
 const VAPID_PRIVATE = "vapid-private-key-0123456789abcdefghijklm";
-const run = (config: Record<string, string>, secrets: Record<string, string>, instance: string) =>
-  runProgram({ imageTag: "git-abc1234", ...SECRETS, ...secrets, ...config }, Object.keys({ ...SECRETS, ...secrets }), instance);
-const container = (p: Awaited<ReturnType<typeof runProgram>>) => JSON.parse(p.one("aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions)[0];
+const run = (config: Record<string, string>, secrets: Record<string, string>, instance: string) => runStack(config, instance, secrets);
+const container = (p: Program) => JSON.parse(p.one("aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions)[0];
 const envOf = (c: any) => Object.fromEntries(c.environment.map((e: any) => [e.name, e.value]));
 
 t.test("with VAPID keys: public key and subject in the environment, the private key from the app secret", async (t) => {

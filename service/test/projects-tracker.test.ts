@@ -11,7 +11,7 @@ import { DamageAlerts, type PushSender } from '../src/projects/alerts.js';
 import { TRANSPARENT, type AlertSubscription, type Project } from '../src/projects/model.js';
 import { SpatialIndex } from '../src/projects/spatial-index.js';
 import { FileProjectStore } from '../src/projects/store.js';
-import { CompletionTracker, CORRECT, DAMAGED, TODO } from '../src/projects/tracker.js';
+import { CompletionTracker, CORRECT, DAMAGED, UNPAINTED } from '../src/projects/tracker.js';
 import { Prng } from './support/prng.js';
 
 const W = 300;
@@ -51,11 +51,11 @@ t.test('pixel states and counts', async (t) => {
   // 2×2: red, transparent / white (already right on the white board), red.
   const p = tr.add(project('p', 10, 10, 2, 2, (i) => [5, TRANSPARENT, 0, 5][i]));
   t.match(p, { total: 3, correct: 1, damaged: 0 }, 'seeded from the board once: the white pixel is right');
-  t.same([...p.state], [TODO, TRANSPARENT, CORRECT, TODO]);
+  t.same([...p.state], [UNPAINTED, TRANSPARENT, CORRECT, UNPAINTED]);
   let seq = 0;
   const place = (x: number, y: number, c: number) => tr.onPublished(++seq, [entry(x, y, c)]);
   place(10, 10, 3);
-  t.equal(p.state[0], TODO, 'wrong on a pixel never right: still to do, not damage');
+  t.equal(p.state[0], UNPAINTED, 'wrong on a pixel never right: still to do, not damage');
   place(10, 10, 5);
   t.match(p, { correct: 2, damaged: 0 });
   place(10, 10, 3);
@@ -64,7 +64,7 @@ t.test('pixel states and counts', async (t) => {
   place(10, 10, 4);
   t.equal(p.state[0], DAMAGED, 'another wrong colour: still damage');
   place(11, 10, 7);
-  t.same([...p.state], [DAMAGED, TRANSPARENT, CORRECT, TODO], 'a transparent pixel never counts');
+  t.same([...p.state], [DAMAGED, TRANSPARENT, CORRECT, UNPAINTED], 'a transparent pixel never counts');
   place(10, 11, 9);
   t.match(p, { correct: 0, damaged: 2 });
   place(50, 50, 1);
@@ -111,7 +111,7 @@ t.test('incremental counts equal a full recount, with many overlapping projects'
       total++;
       if (truth[(p.y + Math.floor(i / p.width)) * W + p.x + (i % p.width)] === target) correct++;
     }
-    if (total !== p.total || correct !== p.correct || total - correct !== p.state.filter((s) => s === TODO || s === DAMAGED).length) mismatches++;
+    if (total !== p.total || correct !== p.correct || total - correct !== p.state.filter((s) => s === UNPAINTED || s === DAMAGED).length) mismatches++;
   }
   t.equal(mismatches, 0, '60 projects after 10,000 placements: every count equals a recount of the board');
   t.ok(ps.some((p) => p.damaged > 0), 'and there is damage to count');

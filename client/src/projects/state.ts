@@ -2,7 +2,7 @@
 // the counts, from {"t":"project"} messages (a snapshot on watch, then coalesced changes). No DOM here.
 
 export const TRANSPARENT = 255;
-export const TODO = 0;
+export const UNPAINTED = 0;
 export const CORRECT = 1;
 export const DAMAGED = 2;
 

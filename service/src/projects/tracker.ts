@@ -7,8 +7,8 @@ import type { BoardSnapshot } from '../store/store.js';
 import { TRANSPARENT, type Project } from './model.js';
 import { SpatialIndex } from './spatial-index.js';
 
-/** Pixel states, as the socket sends them. A pixel once right and now wrong is damage; never right yet is to do. */
-export const TODO = 0;
+/** Pixel states, as the socket sends them. A pixel once right and now wrong is damage; never right yet is unpainted. */
+export const UNPAINTED = 0;
 export const CORRECT = 1;
 export const DAMAGED = 2;
 
@@ -57,7 +57,7 @@ export class Tracked implements Progress {
       this.total++;
       const before = this.state[i];
       const right = colorAt(x + (i % width), y + Math.floor(i / width)) === pixels[i];
-      this.state[i] = right ? CORRECT : before === CORRECT || before === DAMAGED ? DAMAGED : TODO;
+      this.state[i] = right ? CORRECT : before === CORRECT || before === DAMAGED ? DAMAGED : UNPAINTED;
       if (this.state[i] === CORRECT) this.correct++;
       else if (this.state[i] === DAMAGED) this.damaged++;
       // The first seed (before = TRANSPARENT) is what a watcher's snapshot shows: no change to send.
@@ -74,7 +74,7 @@ export class Tracked implements Progress {
     const target = this.project.pixels[i];
     if (target === TRANSPARENT) return false;
     const s = this.state[i];
-    const n = color === target ? CORRECT : s === TODO ? TODO : DAMAGED;
+    const n = color === target ? CORRECT : s === UNPAINTED ? UNPAINTED : DAMAGED;
     if (n === s) return false;
     if (s === CORRECT) this.correct--;
     else if (s === DAMAGED) this.damaged--;
